@@ -1,0 +1,104 @@
+package draw
+
+import (
+	"io/fs"
+	"log/slog"
+	"time"
+)
+
+// Config is everything the server needs from its operator. main fills it from
+// flags and environment; the zero value of a field means "use the default".
+type Config struct {
+	// Public holds index.html, script.js and the other page assets.
+	Public fs.FS
+	// ClientDist is the directory holding the official socket.io-client
+	// bundle (node_modules/socket.io-client/dist after `npm ci`).
+	ClientDist string
+	Logger     *slog.Logger
+
+	// MaxMessageBytes caps one Engine.IO message (websocket frame or polling
+	// body); larger ones are refused before they are buffered.
+	MaxMessageBytes int64
+	// MaxExtraBytes caps the JSON size of one mousemove object, extra fields included.
+	MaxExtraBytes int
+	// EventsPerSecond and EventBurst form each socket's token bucket.
+	EventsPerSecond float64
+	EventBurst      int
+	// SendQueue is how many frames may wait for one slow receiver; cursor
+	// moves beyond it are dropped, anything else beyond it disconnects them.
+	SendQueue int
+	// WriteTimeout bounds one network write to a receiver; a receiver that
+	// cannot take bytes for that long is disconnected.
+	WriteTimeout time.Duration
+	// FlushInterval is how long a receiver's frames may gather before they
+	// leave in one write (fewer syscalls under load, at most this much latency).
+	FlushInterval time.Duration
+	// MaxConnections and MaxConnectionsPerIP cap concurrent sockets; 0 = no cap.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// HandshakesPerIPPerSecond limits new connections from one address.
+	HandshakesPerIPPerSecond float64
+	// MaxBoards caps the number of boards that exist at once.
+	MaxBoards int
+	// AllowedOrigins lists origins besides the server's own that may connect
+	// ("*" allows any).
+	AllowedOrigins []string
+	// PingInterval and PingTimeout are Engine.IO's heartbeat.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults, documented in the README's configuration table.
+const (
+	DefaultMaxMessageBytes          = 1 << 20
+	DefaultMaxExtraBytes            = 1024
+	DefaultEventsPerSecond          = 60 // three times the page's 50 ms throttle
+	DefaultEventBurst               = 120
+	DefaultSendQueue                = 1024
+	DefaultWriteTimeout             = 10 * time.Second
+	DefaultFlushInterval            = 5 * time.Millisecond
+	DefaultMaxConnections           = 20000
+	DefaultMaxConnectionsPerIP      = 0
+	DefaultHandshakesPerIPPerSecond = 0
+	DefaultMaxBoards                = 10000
+	DefaultPingInterval             = 25 * time.Second
+	DefaultPingTimeout              = 20 * time.Second
+	DefaultShutdownTimeout          = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	set := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	set(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	seti := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	seti(&c.MaxExtraBytes, DefaultMaxExtraBytes)
+	seti(&c.EventBurst, DefaultEventBurst)
+	seti(&c.SendQueue, DefaultSendQueue)
+	seti(&c.MaxBoards, DefaultMaxBoards)
+	if c.EventsPerSecond == 0 {
+		c.EventsPerSecond = DefaultEventsPerSecond
+	}
+	setd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setd(&c.WriteTimeout, DefaultWriteTimeout)
+	setd(&c.FlushInterval, DefaultFlushInterval)
+	setd(&c.PingInterval, DefaultPingInterval)
+	setd(&c.PingTimeout, DefaultPingTimeout)
+	setd(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/drawing/draw/draw"
+)
+
+// testServer is a real drawing server listening on 127.0.0.1.
+type testServer struct {
+	URL string // http://127.0.0.1:PORT
+	Srv *draw.Server
+}
+
+// testConfig is the configuration tests start from: the embedded page, the
+// npm-installed client bundle, logs into the test log.
+func testConfig(t testing.TB) draw.Config {
+	return draw.Config{
+		Public:     publicFS(),
+		ClientDist: "node_modules/socket.io-client/dist",
+		Logger:     slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+// startServer runs a server with cfg until the test ends.
+func startServer(t testing.TB, cfg draw.Config) *testServer {
+	t.Helper()
+	srv, err := draw.New(cfg)
+	if err != nil {
+		t.Fatalf("draw.New: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return &testServer{URL: hs.URL, Srv: srv}
+}
+
+// runNode runs a Node script from the repository root and returns its stdout.
+// The script gets the arguments and must exit by itself within timeout.
+func runNode(t testing.TB, timeout time.Duration, script string, args ...string) []byte {
+	t.Helper()
+	if _, err := os.Stat("node_modules/socket.io-client"); err != nil {
+		t.Fatalf("node_modules is missing: run `npm ci` (the README's test command does)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("node %s timed out after %v\nstderr:\n%s", script, timeout, stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("node %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// testLogWriter sends server logs to the test's log.
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+var _ io.Writer = testLogWriter{}
