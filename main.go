@@ -1,9 +1,26 @@
 // Command draw-server runs the collaborative drawing server.
+//
+//	draw-server [flags]            serve (see -h)
+//	draw-server loadtest [flags]   load-test a socket.io drawing server
 package main
 
 import (
+	"context"
 	"embed"
+	"errors"
+	"flag"
+	"fmt"
 	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drawing/draw/draw"
 )
 
 //go:embed public
@@ -17,4 +34,132 @@ func publicFS() fs.FS {
 	return sub
 }
 
-func main() {}
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg, addr, level, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+	cfg.Public = publicFS()
+
+	srv, err := draw.New(cfg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	hs := &http.Server{Addr: addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("listening", "addr", addr)
+
+	select {
+	case err := <-errc:
+		log.Error("cannot serve", "addr", addr, "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	stop()
+	timeout := cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = draw.DefaultShutdownTimeout
+	}
+	log.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("sockets did not all close in time", "err", err)
+	}
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("requests did not all finish in time", "err", err)
+		hs.Close()
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// parseFlags reads flags, each with an environment variable as its default.
+func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
+	fl := flag.NewFlagSet("draw-server", flag.ContinueOnError)
+	var cfg draw.Config
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	addr := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
+	levelName := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", "node_modules/socket.io-client/dist"), "directory of the socket.io-client bundle (env CLIENT_DIST)")
+	origins := fl.String("allowed-origins", env("ALLOWED_ORIGINS", ""), "comma-separated origins allowed besides the server's own; * for any (env ALLOWED_ORIGINS)")
+
+	var errs []error
+	intFlag := func(p *int, name, envName string, def int, usage string) {
+		v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
+		}
+		fl.IntVar(p, name, v, usage+" (env "+envName+")")
+	}
+	durFlag := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		v, err := time.ParseDuration(env(envName, def.String()))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
+		}
+		fl.DurationVar(p, name, v, usage+" (env "+envName+")")
+	}
+	floatFlag := func(p *float64, name, envName string, def float64, usage string) {
+		v, err := strconv.ParseFloat(env(envName, strconv.FormatFloat(def, 'g', -1, 64)), 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
+		}
+		fl.Float64Var(p, name, v, usage+" (env "+envName+")")
+	}
+	var maxMsg int
+	intFlag(&maxMsg, "max-message-bytes", "MAX_MESSAGE_BYTES", draw.DefaultMaxMessageBytes, "largest Engine.IO message, websocket frame or polling body")
+	intFlag(&cfg.MaxExtraBytes, "max-move-bytes", "MAX_MOVE_BYTES", draw.DefaultMaxExtraBytes, "largest mousemove object in JSON bytes, extra fields included")
+	floatFlag(&cfg.EventsPerSecond, "events-per-second", "EVENTS_PER_SECOND", draw.DefaultEventsPerSecond, "events one socket may send per second")
+	intFlag(&cfg.EventBurst, "event-burst", "EVENT_BURST", draw.DefaultEventBurst, "events one socket may send in a burst")
+	intFlag(&cfg.SendQueue, "send-queue", "SEND_QUEUE", draw.DefaultSendQueue, "frames queued per receiver before cursor moves are shed")
+	durFlag(&cfg.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", draw.DefaultWriteTimeout, "a receiver that takes no bytes this long is disconnected")
+	durFlag(&cfg.FlushInterval, "flush-interval", "FLUSH_INTERVAL", draw.DefaultFlushInterval, "how long frames gather before one write to a receiver")
+	intFlag(&cfg.MaxConnections, "max-connections", "MAX_CONNECTIONS", draw.DefaultMaxConnections, "sockets at once, 0 for no limit")
+	intFlag(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", draw.DefaultMaxConnectionsPerIP, "sockets at once from one IP, 0 for no limit")
+	floatFlag(&cfg.HandshakesPerIPPerSecond, "handshakes-per-ip", "HANDSHAKES_PER_IP", draw.DefaultHandshakesPerIPPerSecond, "new sockets per second from one IP, 0 for no limit")
+	intFlag(&cfg.MaxBoards, "max-boards", "MAX_BOARDS", draw.DefaultMaxBoards, "boards open at once")
+	durFlag(&cfg.PingInterval, "ping-interval", "PING_INTERVAL", draw.DefaultPingInterval, "Engine.IO heartbeat interval")
+	durFlag(&cfg.PingTimeout, "ping-timeout", "PING_TIMEOUT", draw.DefaultPingTimeout, "Engine.IO heartbeat timeout")
+	durFlag(&cfg.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", draw.DefaultShutdownTimeout, "how long a graceful shutdown may take")
+
+	if err := fl.Parse(args); err != nil {
+		return cfg, "", 0, err
+	}
+	if len(errs) > 0 {
+		return cfg, "", 0, errors.Join(errs...)
+	}
+	if fl.NArg() > 0 {
+		return cfg, "", 0, fmt.Errorf("unexpected argument %q (see -h)", fl.Arg(0))
+	}
+	cfg.MaxMessageBytes = int64(maxMsg)
+	if *origins != "" {
+		for _, o := range strings.Split(*origins, ",") {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSpace(o))
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*levelName)); err != nil {
+		return cfg, "", 0, fmt.Errorf("-log-level: %v", err)
+	}
+	return cfg, *addr, level, nil
+}

@@ -2,24 +2,159 @@ package draw
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/engine.io/v2/engine"
+	"github.com/zishang520/engine.io/v2/transports"
+	"github.com/zishang520/engine.io/v2/types"
+	"github.com/zishang520/socket.io/v2/socket"
 )
 
-// Server is the drawing server: HTTP routes, the socket.io endpoint and the
-// boards behind it.
+// Server is the drawing server: the page, the client bundle and the
+// socket.io endpoint, with the boards behind it.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	io      *socket.Server
+	engine  engine.Server
+	boards  *boards
+	limits  *connLimits
+	metrics *metrics
+	ready   atomic.Bool
 }
+
+// serverKey marks requests with their Server, for the process-wide transport.
+type serverKey struct{}
 
 // New builds a server from cfg.
 func New(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg.withDefaults(), mux: http.NewServeMux()}
+	cfg = cfg.withDefaults()
+	if cfg.Public == nil {
+		return nil, errors.New("draw: Config.Public (the page's files) is required")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), boards: newBoards(cfg.MaxBoards), limits: newConnLimits(cfg)}
+	s.metrics = newMetrics(s.boards.count)
+
+	registerTransport.Do(func() { transports.Transports()[transports.WEBSOCKET] = wsBuilder{} })
+
+	opts := socket.DefaultServerOptions()
+	opts.SetServeClient(false)
+	opts.SetAllowEIO3(true) // socket.io-client 2.x
+	opts.SetPingInterval(cfg.PingInterval)
+	opts.SetPingTimeout(cfg.PingTimeout)
+	opts.SetMaxHttpBufferSize(cfg.MaxMessageBytes)
+	opts.SetTransports(types.NewSet(transports.POLLING, transports.WEBSOCKET))
+	if len(cfg.AllowedOrigins) > 0 {
+		origins := make([]any, len(cfg.AllowedOrigins))
+		for i, o := range cfg.AllowedOrigins {
+			origins[i] = o
+		}
+		opts.SetCors(&types.Cors{Origin: origins, Credentials: true})
+	}
+	s.io = socket.NewServer(nil, opts)
+	s.engine = engine.NewServer(opts)
+	s.io.Bind(&tapEngine{Server: s.engine, srv: s})
+	s.io.Use(s.admit)
+	s.io.On("connection", s.onConnection)
+
+	s.routes()
+	s.ready.Store(true)
 	return s, nil
 }
 
-// Handler serves the page, the client bundle and the socket.io endpoint.
+// Handler serves everything: page, bundle, socket.io, health and metrics.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Shutdown tells every socket the server is going away and stops serving.
-func (s *Server) Shutdown(ctx context.Context) error { return nil }
+// socketIO is the /socket.io/ endpoint: origin check, body limit, then the engine.
+func (s *Server) socketIO() http.Handler {
+	eng := http.Handler(s.engine)
+	return s.checkOrigin(limitBody(s.cfg.MaxMessageBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		eng.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), serverKey{}, s)))
+	})))
+}
+
+// admit runs before a socket connects: it picks and checks the board and
+// applies the connection limits. A refusal reaches the client as
+// connect_error with this message.
+func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	c := clientOf(sock.Conn())
+	if c == nil {
+		next(socket.NewExtendedError("internal error: unknown connection", nil))
+		return
+	}
+	if name := boardOf(sock); name != DefaultBoard {
+		if err := CheckBoardName(name); err != nil {
+			s.refuse(c, "board_name", err)
+			next(socket.NewExtendedError(err.Error(), nil))
+			return
+		}
+	}
+	if !s.ready.Load() {
+		err := errors.New("server is shutting down: reconnect in a moment")
+		s.refuse(c, "shutting_down", err)
+		next(socket.NewExtendedError(err.Error(), nil))
+		return
+	}
+	if c.admitted.CompareAndSwap(false, true) {
+		if reason, err := s.limits.admit(c.ip, time.Now()); err != nil {
+			c.admitted.Store(false)
+			s.refuse(c, reason, err)
+			next(socket.NewExtendedError(err.Error(), nil))
+			return
+		}
+	}
+	next(nil)
+}
+
+func (s *Server) refuse(c *client, reason string, err error) {
+	s.metrics.refused.WithLabelValues(reason).Inc()
+	s.log.Info("refused connection", "reason", err.Error(), "ip", c.ip)
+}
+
+// boardOf reads the board a socket asked for (handshake query "board").
+func boardOf(sock *socket.Socket) string {
+	if q := sock.Handshake().Query; q != nil {
+		if v, ok := q["board"]; ok && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return DefaultBoard
+}
+
+func (s *Server) onConnection(args ...any) {
+	sock := args[0].(*socket.Socket)
+	c := clientOf(sock.Conn())
+	sock.On("disconnect", func(...any) { c.leave() })
+	if err := c.bind(sock, boardOf(sock)); err != nil {
+		c.emit(EventRejected, map[string]any{"event": "connect", "reason": err.Error(), "dropped": 1})
+		s.log.Info("refused connection", "reason", err.Error(), "ip", c.ip)
+		sock.Disconnect(true)
+		return
+	}
+	if !sock.Connected() { // it left before we got here
+		c.leave()
+	}
+}
+
+// Shutdown stops accepting sockets, closes every connection (clients see the
+// transport close and reconnect, to this server's successor) and waits up to
+// ctx for the engine to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	done := make(chan struct{})
+	go func() {
+		s.io.Close(nil)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

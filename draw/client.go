@@ -1,0 +1,217 @@
+package draw
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/engine.io/v2/engine"
+	"github.com/zishang520/engine.io/v2/types"
+	"github.com/zishang520/socket.io/v2/socket"
+)
+
+// client is one connection: what the relay knows about a sender and how it
+// reaches a receiver. It is created when the engine accepts a connection and
+// bound to its Socket.IO socket once that connects.
+type client struct {
+	srv  *Server
+	conn engine.Socket
+	ip   string
+
+	// The socket.io library's own data listener; we hand it only the packets
+	// it should see (see workarounds.go).
+	lib atomic.Pointer[types.Listener]
+
+	// Until bound, events wait in early (LIBRARY-NOTES defect 4).
+	mu     sync.Mutex
+	bound  atomic.Bool
+	early  [][]byte
+	left     bool
+	joined   bool
+	gone     atomic.Bool // left its board: ignore whatever it still sends
+	admitted atomic.Bool // holds a slot in srv.limits
+
+	// Set at bind, read-only after.
+	id    string
+	board *board
+
+	presenceMu  sync.Mutex
+	name, color string // what the client said in its last hello
+
+	// Receiving side: direct is our websocket transport once every older
+	// packet is known to be in its queue; until then frames go through the
+	// engine (long-polling, or an upgrade in progress).
+	direct     atomic.Pointer[wsTransport]
+	upgradedTo atomic.Pointer[wsTransport]
+	backlog    atomic.Int64 // frames handed to the engine since its last flush
+
+	limiter tokenBucket
+	notices noticeThrottle
+}
+
+const maxEarlyEvents = 256
+
+func newClient(srv *Server, conn engine.Socket) *client {
+	c := &client{srv: srv, conn: conn, ip: clientIP(conn.Request())}
+	c.limiter = tokenBucket{rate: srv.cfg.EventsPerSecond, burst: float64(srv.cfg.EventBurst)}
+	if t, ok := conn.Transport().(*wsTransport); ok {
+		c.direct.Store(t)
+		srv.metrics.wsConns.Add(1)
+	} else {
+		srv.metrics.pollConns.Add(1)
+	}
+	conn.On("upgrade", func(args ...any) {
+		if t, ok := args[0].(*wsTransport); ok {
+			c.upgradedTo.Store(t)
+			srv.metrics.pollConns.Add(-1)
+			srv.metrics.wsConns.Add(1)
+		}
+	})
+	conn.On("flush", func(...any) { c.backlog.Store(0) })
+	conn.On("data", c.onData)
+	conn.Once("close", func(...any) {
+		if c.upgradedTo.Load() != nil || c.direct.Load() != nil {
+			srv.metrics.wsConns.Add(-1)
+		} else {
+			srv.metrics.pollConns.Add(-1)
+		}
+		if c.admitted.Load() {
+			srv.limits.release(c.ip)
+		}
+	})
+	return c
+}
+
+// send hands one frame to this receiver without blocking. Volatile frames
+// (cursor moves) are shed when the receiver lags; anything else that does
+// not fit disconnects it.
+func (c *client) send(f *frame, volatile bool) {
+	if t := c.direct.Load(); t != nil {
+		if t.enqueue(f.ws, volatile) {
+			c.srv.metrics.deliveries.Inc()
+		}
+		return
+	}
+	if c.conn.ReadyState() != "open" {
+		return
+	}
+	limit := int64(c.srv.cfg.SendQueue)
+	if n := c.backlog.Load(); n >= limit {
+		if volatile {
+			c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
+			return
+		}
+		c.srv.log.Warn("dropped client", "reason", "slow consumer: polling backlog full", "id", c.id, "queue", limit)
+		c.srv.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+		c.conn.Close(true)
+		return
+	}
+	// Checked before the write: once the upgrade happened, this write goes
+	// straight through the engine into the new transport's queue behind
+	// everything older, so later frames may skip the engine.
+	upgraded := c.upgradedTo.Load()
+	c.backlog.Add(1)
+	c.conn.Write(types.NewStringBuffer(f.pkt), nil, nil) // a StringBuffer is sent as text
+	c.srv.metrics.deliveries.Inc()
+	if upgraded != nil {
+		c.direct.CompareAndSwap(nil, upgraded)
+	}
+}
+
+// emit sends one of our own events to this client alone.
+func (c *client) emit(name string, arg any) {
+	c.send(newFrame(encodeEvent(name, arg)), false)
+}
+
+// reject tells the sender why its input was not relayed, at most once per
+// second; the notices in between are counted in the next one's "dropped".
+func (c *client) reject(event, reason, dropReason string) {
+	c.srv.metrics.dropped.WithLabelValues(dropReason).Inc()
+	if dropped, ok := c.notices.allow(time.Now()); ok {
+		c.emit(EventRejected, map[string]any{"event": event, "reason": reason, "dropped": dropped})
+		c.srv.log.Debug("rejected input", "id", c.id, "event", event, "reason", reason)
+	}
+}
+
+// bind attaches the connected Socket.IO socket: the client joins its board
+// and the events that arrived before now are handled, in order.
+func (c *client) bind(s *socket.Socket, boardName string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left {
+		return errors.New("this connection already left its board: open a new connection")
+	}
+	c.id = string(s.Id())
+	b, err := c.srv.boards.join(boardName, c)
+	if err != nil {
+		return err
+	}
+	c.board, c.joined = b, true
+	c.announceArrival()
+	for _, data := range c.early {
+		c.event(data)
+	}
+	c.early = nil
+	c.bound.Store(true)
+	return nil
+}
+
+// leave takes the client off its board and tells the others, exactly once.
+func (c *client) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left {
+		return
+	}
+	c.left = true
+	c.gone.Store(true)
+	if !c.joined {
+		return
+	}
+	c.srv.boards.leave(c.board, c)
+	c.board.broadcast(newFrame(encodeEvent(EventClientDisconnect, c.id)), c, false)
+}
+
+func (c *client) logger() *slog.Logger { return c.srv.log.With("id", c.id, "ip", c.ip) }
+
+// tokenBucket limits one client's events. Only the client's reader touches it.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) allow(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// noticeThrottle lets one notice through per second and counts the rest.
+type noticeThrottle struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (n *noticeThrottle) allow(now time.Time) (suppressedBefore int, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.last.IsZero() && now.Sub(n.last) < time.Second {
+		n.suppressed++
+		return 0, false
+	}
+	n.last = now
+	s := n.suppressed
+	n.suppressed = 0
+	return s + 1, true
+}

@@ -1,0 +1,69 @@
+package draw
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Reasons an event, a frame or a client is dropped (label of draw_dropped_total).
+const (
+	dropInvalid    = "invalid"       // malformed packet or mousemove
+	dropRate       = "rate"          // over the per-socket event rate
+	dropSize       = "size"          // message over MaxMessageBytes
+	dropSlow       = "slow_consumer" // cursor move shed for a lagging receiver
+	dropSlowClient = "slow_client"   // receiver disconnected for lagging
+)
+
+// metrics are per Server, so several servers (tests) can live in one process.
+type metrics struct {
+	registry   *prometheus.Registry
+	wsConns    atomic.Int64
+	pollConns  atomic.Int64
+	events     *prometheus.CounterVec
+	deliveries prometheus.Counter
+	dropped    *prometheus.CounterVec
+	refused    *prometheus.CounterVec
+	relay      prometheus.Histogram
+}
+
+func newMetrics(boards func() int) *metrics {
+	m := &metrics{registry: prometheus.NewRegistry()}
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "draw_events_received_total", Help: "Socket.IO events received from clients, by event name (other = unknown).",
+	}, []string{"event"})
+	m.deliveries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_deliveries_total", Help: "Frames handed to receivers' send queues (one per receiver).",
+	})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "draw_dropped_total", Help: "Events, frames or clients dropped, by reason: invalid, rate, size, slow_consumer (a cursor move shed), slow_client (a receiver disconnected).",
+	}, []string{"reason"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "draw_refused_connections_total", Help: "Connections refused, by reason.",
+	}, []string{"reason"})
+	m.relay = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "draw_relay_seconds",
+		Help:    "Time from receiving a mousemove to having queued it for every receiver on the board.",
+		Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2},
+	})
+	conns := func(transport string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "draw_connections", Help: "Open connections by transport.", ConstLabels: prometheus.Labels{"transport": transport},
+		}, func() float64 { return float64(n.Load()) })
+	}
+	m.registry.MustRegister(m.events, m.deliveries, m.dropped, m.refused, m.relay,
+		conns("websocket", &m.wsConns), conns("polling", &m.pollConns),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_boards", Help: "Boards with at least one member."},
+			func() float64 { return float64(boards()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}

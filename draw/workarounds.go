@@ -1,0 +1,158 @@
+package draw
+
+// Every workaround for a defect of github.com/zishang520/socket.io/v2 and
+// engine.io/v2 v2.5.0 lives in this file, except the websocket transport
+// (wstransport.go, defects 2, 7 and 8). The numbers are those of
+// shared/LIBRARY-NOTES.md; each has a regression test in workarounds_test.go
+// or draw_test.go.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/zishang520/engine.io/v2/engine"
+	"github.com/zishang520/engine.io/v2/types"
+)
+
+// --- Defects 1, 3 and 4: the tap -------------------------------------------
+//
+// The library decodes each packet, then handles it in a fresh goroutine
+// (reordering a sender's events, defect 3), panics on some malformed packets
+// inside that goroutine (killing the process, defect 1), and drops events that
+// arrive before the connection handler has run (defect 4). So every engine
+// connection reaches the socket.io server wrapped in a tappedConn whose
+// "data" listener is ours: client.onData sees each message in arrival order on
+// the connection's reader, validates it, handles our events itself and passes
+// only well-formed CONNECT/DISCONNECT packets on to the library.
+
+// tapEngine is handed to socket.Server.Bind in place of the engine.
+type tapEngine struct {
+	engine.Server
+	srv *Server
+}
+
+func (e *tapEngine) On(ev types.EventName, listeners ...types.Listener) error {
+	if ev != "connection" {
+		return e.Server.On(ev, listeners...)
+	}
+	for _, l := range listeners {
+		e.Server.On(ev, func(args ...any) {
+			conn, ok := args[0].(engine.Socket)
+			if !ok {
+				return
+			}
+			l(&tappedConn{Socket: conn, client: newClient(e.srv, conn)})
+		})
+	}
+	return nil
+}
+
+// tappedConn is the engine connection as the socket.io library sees it.
+type tappedConn struct {
+	engine.Socket
+	client *client
+}
+
+func (t *tappedConn) On(ev types.EventName, listeners ...types.Listener) error {
+	if ev == "data" && len(listeners) == 1 {
+		t.client.lib.Store(&listeners[0])
+		return nil
+	}
+	return t.Socket.On(ev, listeners...)
+}
+
+func (t *tappedConn) RemoveListener(ev types.EventName, l types.Listener) bool {
+	if ev == "data" {
+		return t.client.lib.Swap(nil) != nil
+	}
+	return t.Socket.RemoveListener(ev, l)
+}
+
+// clientOf finds our client behind a socket.io connection.
+func clientOf(conn engine.Socket) *client {
+	if t, ok := conn.(*tappedConn); ok {
+		return t.client
+	}
+	return nil
+}
+
+// toLibrary passes a CONNECT or DISCONNECT packet to socket.io, after
+// checking what its decoder would choke on.
+func (c *client) toLibrary(p sioPacket, buf types.BufferInterface) {
+	if p.ack || (p.typ == pktDisconnect && len(p.data) > 0) {
+		c.reject("packet", "malformed connect or disconnect packet", dropInvalid)
+		return
+	}
+	if p.typ == pktConnect && len(p.data) > 0 && !isJSONObject(p.data) {
+		c.srv.metrics.dropped.WithLabelValues(dropInvalid).Inc()
+		nsp := ""
+		if p.nsp != "/" {
+			nsp = p.nsp + ","
+		}
+		msg, _ := json.Marshal(map[string]string{"message": "the connect payload (auth) must be a JSON object"})
+		c.send(newFrame(append([]byte("4"+nsp), msg...)), false)
+		return
+	}
+	if l := c.lib.Load(); l != nil {
+		(*l)(buf)
+	}
+}
+
+func isJSONObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
+}
+
+// --- Defect 5: long-polling bodies ------------------------------------------
+//
+// The engine checks Content-Length only, so a chunked POST of any size is read
+// into memory. limitBody refuses a body over the limit having buffered at most
+// limit+1 bytes.
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := func() {
+			http.Error(w, fmt.Sprintf("message too large: the limit is %d bytes", limit), http.StatusRequestEntityTooLarge)
+		}
+		if r.ContentLength > limit {
+			tooLarge()
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		r.Body.Close()
+		if err != nil {
+			http.Error(w, "could not read the request body", http.StatusBadRequest)
+			return
+		}
+		if int64(len(body)) > limit {
+			tooLarge()
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// --- Defect 6: websocket origins --------------------------------------------
+//
+// The engine's websocket upgrader accepts every Origin. checkOrigin applies the
+// same allowlist to upgrades and to long-polling requests.
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && !s.originAllowed(origin, r.Host) {
+			s.metrics.refused.WithLabelValues("origin").Inc()
+			s.log.Info("refused connection", "reason", "origin not allowed", "origin", origin, "ip", hostOf(r.RemoteAddr))
+			http.Error(w, fmt.Sprintf("origin %s is not allowed: add it to -allowed-origins", origin), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,261 @@
+package draw
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	ws "github.com/gorilla/websocket"
+	"github.com/zishang520/engine.io-go-parser/packet"
+	"github.com/zishang520/engine.io/v2/transports"
+	"github.com/zishang520/engine.io/v2/types"
+)
+
+// Our websocket transport replaces the library's (LIBRARY-NOTES defects 2, 7
+// and 8). The library's transport writes one frame per syscall, re-prepares
+// every broadcast frame per recipient, drops all but the first pre-encoded
+// packet of a batch, buffers without bound and has no write deadline. This one
+// keeps a bounded queue of complete frames per connection, shares one encoded
+// frame among all recipients, writes a whole batch in one syscall under a
+// deadline, and sheds cursor moves (volatile) when a receiver falls behind.
+
+// wsBuilder registers as the engine's "websocket" transport. The transport
+// table is process-wide, so settings come from the Server that owns the
+// request (see Server.socketIO).
+type wsBuilder struct{}
+
+func (wsBuilder) New(ctx *types.HttpContext) transports.Transport {
+	t := &wsTransport{Transport: transports.MakeTransport()}
+	t.Prototype(t)
+	t.Construct(ctx)
+	return t
+}
+func (wsBuilder) HandlesUpgrades() bool                  { return true }
+func (wsBuilder) UpgradesTo() *types.Set[string]         { return types.NewSet[string]() }
+func (wsBuilder) Name() string                           { return transports.WEBSOCKET }
+func (t *wsTransport) Name() string                      { return transports.WEBSOCKET }
+func (t *wsTransport) HandlesUpgrades() bool             { return true }
+func (t *wsTransport) SetPerMessageDeflate(*types.PerMessageDeflate) {} // we never compress
+
+var registerTransport sync.Once
+
+type wsTransport struct {
+	transports.Transport
+
+	conn  *types.WebSocketConn
+	net   net.Conn
+	owner *Server // nil outside a Server (then defaults apply)
+
+	mu       sync.Mutex
+	queue    [][]byte // complete frames waiting for the flusher
+	spare    [][]byte // the flusher's previous batch, reused
+	flushing bool     // a flusher goroutine is running
+	closing  bool     // DoClose was called: flush, then close
+	dead     bool     // the connection is gone or was dropped
+}
+
+func (t *wsTransport) Construct(ctx *types.HttpContext) {
+	t.Transport.Construct(ctx)
+	t.conn = ctx.Websocket
+	t.net = t.conn.UnderlyingConn()
+	t.owner, _ = ctx.Request().Context().Value(serverKey{}).(*Server)
+
+	// Control replies go through our queue: we are the connection's only writer.
+	t.conn.SetPingHandler(func(data string) error {
+		t.enqueue(append(wsFrame(opPong, len(data)), data...), false)
+		return nil
+	})
+	t.conn.SetCloseHandler(func(int, string) error { return nil })
+	t.conn.Once("close", func(...any) { t.OnClose() })
+
+	t.SetWritable(true)
+	go t.read()
+}
+
+func (t *wsTransport) settings() (queue int, writeTimeout, flushEvery time.Duration) {
+	if t.owner == nil {
+		return DefaultSendQueue, DefaultWriteTimeout, DefaultFlushInterval
+	}
+	c := t.owner.cfg
+	return c.SendQueue, c.WriteTimeout, c.FlushInterval
+}
+
+// read is the connection's read pump: each message goes up through the
+// engine synchronously, so one sender's events are handled in arrival order.
+func (t *wsTransport) read() {
+	for {
+		mt, r, err := t.conn.NextReader()
+		if err != nil {
+			t.readFailed(err)
+			return
+		}
+		var buf types.BufferInterface
+		if mt == ws.BinaryMessage {
+			buf = types.NewBytesBuffer(nil)
+		} else {
+			buf = types.NewStringBuffer(nil)
+		}
+		if _, err := buf.ReadFrom(r); err != nil {
+			t.readFailed(err)
+			return
+		}
+		t.Transport.OnData(buf)
+	}
+}
+
+func (t *wsTransport) readFailed(err error) {
+	var ce *ws.CloseError
+	if errors.As(err, &ce) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		t.OnClose()
+		return
+	}
+	if errors.Is(err, ws.ErrReadLimit) && t.owner != nil {
+		t.owner.metrics.dropped.WithLabelValues(dropSize).Inc()
+		t.owner.log.Warn("dropped client", "reason", "message over the size limit", "sid", t.Sid(), "limit", t.owner.cfg.MaxMessageBytes)
+	}
+	t.OnError("websocket error", err)
+	t.shutdown()
+}
+
+// Send is the engine's write path (handshake, pings, library packets).
+func (t *wsTransport) Send(packets []*packet.Packet) {
+	for _, p := range packets {
+		data, err := t.Parser().EncodePacket(p, t.SupportsBinary())
+		if err != nil {
+			continue
+		}
+		op := byte(opBinary)
+		if _, ok := data.(*types.StringBuffer); ok {
+			op = opText
+		}
+		t.enqueue(append(wsFrame(op, data.Len()), data.Bytes()...), false)
+	}
+	t.Emit("drain") // lets the engine release its per-flush callback slot
+}
+
+// enqueue queues a complete frame. A full queue drops a volatile frame (the
+// receiver just misses a cursor move) and drops the receiver for anything
+// else. It never blocks the caller.
+func (t *wsTransport) enqueue(f []byte, volatile bool) (sent bool) {
+	limit, _, _ := t.settings()
+	t.mu.Lock()
+	if t.dead || t.closing {
+		t.mu.Unlock()
+		return false
+	}
+	if len(t.queue) >= limit {
+		if volatile {
+			t.mu.Unlock()
+			t.countDrop(dropSlow)
+			return false
+		}
+		t.dead = true
+		t.mu.Unlock()
+		if t.owner != nil {
+			t.owner.log.Warn("dropped client", "reason", "slow consumer: send queue full", "sid", t.Sid(), "queue", limit)
+			t.owner.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+		}
+		t.net.Close()
+		return false
+	}
+	t.queue = append(t.queue, f)
+	if !t.flushing {
+		t.flushing = true
+		go t.flush()
+	}
+	t.mu.Unlock()
+	return true
+}
+
+func (t *wsTransport) countDrop(reason string) {
+	if t.owner != nil {
+		t.owner.metrics.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// flush is the write pump. It runs only while frames are queued: frames that
+// gather within one flush interval leave in a single write.
+func (t *wsTransport) flush() {
+	_, writeTimeout, every := t.settings()
+	for {
+		if every > 0 {
+			time.Sleep(every)
+		}
+		t.mu.Lock()
+		batch := t.queue
+		if len(batch) == 0 || t.dead {
+			t.flushing = false
+			closing := t.closing && !t.dead
+			t.mu.Unlock()
+			if closing {
+				t.finish()
+			}
+			return
+		}
+		t.queue, t.spare = t.spare[:0], nil
+		t.mu.Unlock()
+
+		bp := writeBuffers.Get().(*[]byte)
+		buf := (*bp)[:0]
+		for _, f := range batch {
+			buf = append(buf, f...)
+		}
+		t.net.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := t.net.Write(buf)
+		*bp = buf[:0]
+		writeBuffers.Put(bp)
+		clear(batch)
+
+		t.mu.Lock()
+		t.spare = batch[:0]
+		if err != nil {
+			t.dead, t.flushing = true, false
+		}
+		t.mu.Unlock()
+		if err != nil {
+			if t.owner != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				t.owner.log.Warn("dropped client", "reason", "write timed out", "sid", t.Sid(), "timeout", writeTimeout)
+				t.owner.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+			}
+			t.net.Close()
+			return
+		}
+	}
+}
+
+
+// finish ends a closing connection once its queue has been written.
+func (t *wsTransport) finish() {
+	_, writeTimeout, _ := t.settings()
+	closeMsg := ws.FormatCloseMessage(ws.CloseGoingAway, "")
+	t.net.SetWriteDeadline(time.Now().Add(writeTimeout))
+	t.net.Write(append(wsFrame(opClose, len(closeMsg)), closeMsg...))
+	t.shutdown()
+}
+
+func (t *wsTransport) shutdown() {
+	t.mu.Lock()
+	t.dead = true
+	t.mu.Unlock()
+	t.conn.Close()
+}
+
+// DoClose flushes what is queued (a server disconnect packet, say) before the
+// connection closes.
+func (t *wsTransport) DoClose(fn types.Callable) {
+	t.mu.Lock()
+	t.closing = true
+	idle := !t.flushing && !t.dead
+	t.mu.Unlock()
+	if idle {
+		t.finish()
+	}
+	if fn != nil {
+		fn()
+	}
+}
