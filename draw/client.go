@@ -25,9 +25,9 @@ type client struct {
 	lib atomic.Pointer[types.Listener]
 
 	// Until bound, events wait in early (LIBRARY-NOTES defect 4).
-	mu     sync.Mutex
-	bound  atomic.Bool
-	early  [][]byte
+	mu       sync.Mutex
+	bound    atomic.Bool
+	early    [][]byte
 	left     bool
 	joined   bool
 	gone     atomic.Bool // left its board: ignore whatever it still sends

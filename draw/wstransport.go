@@ -33,11 +33,11 @@ func (wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	t.Construct(ctx)
 	return t
 }
-func (wsBuilder) HandlesUpgrades() bool                  { return true }
-func (wsBuilder) UpgradesTo() *types.Set[string]         { return types.NewSet[string]() }
-func (wsBuilder) Name() string                           { return transports.WEBSOCKET }
-func (t *wsTransport) Name() string                      { return transports.WEBSOCKET }
-func (t *wsTransport) HandlesUpgrades() bool             { return true }
+func (wsBuilder) HandlesUpgrades() bool                              { return true }
+func (wsBuilder) UpgradesTo() *types.Set[string]                     { return types.NewSet[string]() }
+func (wsBuilder) Name() string                                       { return transports.WEBSOCKET }
+func (t *wsTransport) Name() string                                  { return transports.WEBSOCKET }
+func (t *wsTransport) HandlesUpgrades() bool                         { return true }
 func (t *wsTransport) SetPerMessageDeflate(*types.PerMessageDeflate) {} // we never compress
 
 var registerTransport sync.Once
@@ -227,7 +227,6 @@ func (t *wsTransport) flush() {
 		}
 	}
 }
-
 
 // finish ends a closing connection once its queue has been written.
 func (t *wsTransport) finish() {
