@@ -34,7 +34,10 @@ func startTestServer(t *testing.T, cfg Config) (*Server, string) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // rawClient speaks Engine.IO v4 + Socket.IO by hand over a websocket, so
 // tests can send exactly the frames they mean.
