@@ -39,12 +39,11 @@ func (b *board) snapshot() []*client {
 	return nil
 }
 
-// broadcast hands f to every member but from.
+// broadcast hands f to every member but from and returns how many took it.
 func (b *board) broadcast(f *frame, from *client, volatile bool) int {
 	n := 0
 	for _, m := range b.snapshot() {
-		if m != from {
-			m.send(f, volatile)
+		if m != from && m.send(f, volatile) {
 			n++
 		}
 	}
@@ -93,4 +92,9 @@ func (bs *boards) leave(b *board, c *client) {
 	if len(next) == 0 && bs.m[b.name] == b {
 		delete(bs.m, b.name)
 	}
+}
+
+// tellBoard sends f to everyone else on c's board.
+func (c *client) tellBoard(f *frame, volatile bool) {
+	c.srv.metrics.deliveries.Add(float64(c.board.broadcast(f, c, volatile)))
 }

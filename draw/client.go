@@ -87,26 +87,23 @@ func newClient(srv *Server, conn engine.Socket) *client {
 // send hands one frame to this receiver without blocking. Volatile frames
 // (cursor moves) are shed when the receiver lags; anything else that does
 // not fit disconnects it.
-func (c *client) send(f *frame, volatile bool) {
+func (c *client) send(f *frame, volatile bool) (queued bool) {
 	if t := c.direct.Load(); t != nil {
-		if t.enqueue(f.ws, volatile) {
-			c.srv.metrics.deliveries.Inc()
-		}
-		return
+		return t.enqueue(f.ws, volatile)
 	}
 	if c.conn.ReadyState() != "open" {
-		return
+		return false
 	}
 	limit := int64(c.srv.cfg.SendQueue)
 	if n := c.backlog.Load(); n >= limit {
 		if volatile {
 			c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
-			return
+			return false
 		}
 		c.srv.log.Warn("dropped client", "reason", "slow consumer: polling backlog full", "id", c.id, "queue", limit)
 		c.srv.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
 		c.conn.Close(true)
-		return
+		return false
 	}
 	// Checked before the write: once the upgrade happened, this write goes
 	// straight through the engine into the new transport's queue behind
@@ -114,15 +111,17 @@ func (c *client) send(f *frame, volatile bool) {
 	upgraded := c.upgradedTo.Load()
 	c.backlog.Add(1)
 	c.conn.Write(types.NewStringBuffer(f.pkt), nil, nil) // a StringBuffer is sent as text
-	c.srv.metrics.deliveries.Inc()
 	if upgraded != nil {
 		c.direct.CompareAndSwap(nil, upgraded)
 	}
+	return true
 }
 
 // emit sends one of our own events to this client alone.
 func (c *client) emit(name string, arg any) {
-	c.send(newFrame(encodeEvent(name, arg)), false)
+	if c.send(newFrame(encodeEvent(name, arg)), false) {
+		c.srv.metrics.deliveries.Inc()
+	}
 }
 
 // reject tells the sender why its input was not relayed, at most once per
@@ -171,7 +170,7 @@ func (c *client) leave() {
 		return
 	}
 	c.srv.boards.leave(c.board, c)
-	c.board.broadcast(newFrame(encodeEvent(EventClientDisconnect, c.id)), c, false)
+	c.tellBoard(newFrame(encodeEvent(EventClientDisconnect, c.id)), false)
 }
 
 func (c *client) logger() *slog.Logger { return c.srv.log.With("id", c.id, "ip", c.ip) }

@@ -105,7 +105,7 @@ func (c *client) move(args []json.RawMessage, received time.Time) {
 		c.reject(EventMove, err.Error(), dropInvalid)
 		return
 	}
-	c.board.broadcast(newFrame(pkt), c, true)
+	c.tellBoard(newFrame(pkt), true)
 	c.srv.metrics.relay.Observe(time.Since(received).Seconds())
 }
 
@@ -148,7 +148,7 @@ func (c *client) hello(args []json.RawMessage) {
 	c.presenceMu.Lock()
 	c.name, c.color = name, color
 	c.presenceMu.Unlock()
-	c.board.broadcast(newFrame(encodeEvent(EventJoined, c.user())), c, false)
+	c.tellBoard(newFrame(encodeEvent(EventJoined, c.user())), false)
 }
 
 func (c *client) user() user {
@@ -166,5 +166,5 @@ func (c *client) announceArrival() {
 		}
 	}
 	c.emit(EventPresence, map[string]any{"users": users})
-	c.board.broadcast(newFrame(encodeEvent(EventJoined, c.user())), c, false)
+	c.tellBoard(newFrame(encodeEvent(EventJoined, c.user())), false)
 }
