@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -37,7 +38,12 @@ func startServer(t testing.TB, cfg draw.Config) *testServer {
 	if err != nil {
 		t.Fatalf("draw.New: %v", err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	// The original app's page, kept as a fixture, is served beside ours at
+	// /classic/ so compatibility tests can load it from the same origin.
+	mux := http.NewServeMux()
+	mux.Handle("/classic/", http.StripPrefix("/classic/", http.FileServer(http.Dir("testdata/original"))))
+	mux.Handle("/", srv.Handler())
+	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
