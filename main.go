@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/drawing/draw/draw"
+	"github.com/drawing/draw/loadtest"
 )
 
 //go:embed public
@@ -35,6 +36,9 @@ func publicFS() fs.FS {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "loadtest" {
+		os.Exit(loadtest.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -178,12 +178,13 @@ func (t *wsTransport) countDrop(reason string) {
 
 var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// flush is the write pump. It runs only while frames are queued: frames that
-// gather within one flush interval leave in a single write.
+// flush is the write pump. It runs only while frames are queued. The first
+// frame after a quiet spell leaves at once; after each write the pump waits
+// one flush interval, so under load frames gather into fewer, larger writes.
 func (t *wsTransport) flush() {
 	_, writeTimeout, every := t.settings()
-	for {
-		if every > 0 {
+	for wrote := false; ; wrote = true {
+		if wrote && every > 0 {
 			time.Sleep(every)
 		}
 		t.mu.Lock()
