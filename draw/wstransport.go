@@ -55,6 +55,8 @@ type wsTransport struct {
 	flushing bool     // a flusher goroutine is running
 	closing  bool     // DoClose was called: flush, then close
 	dead     bool     // the connection is gone or was dropped
+
+	closeOnce sync.Once
 }
 
 func (t *wsTransport) Construct(ctx *types.HttpContext) {
@@ -108,17 +110,20 @@ func (t *wsTransport) read() {
 
 func (t *wsTransport) readFailed(err error) {
 	var ce *ws.CloseError
-	if errors.As(err, &ce) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		t.OnClose()
-		return
+	clean := errors.As(err, &ce) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if !clean {
+		if errors.Is(err, ws.ErrReadLimit) && t.owner != nil {
+			t.owner.metrics.dropped.WithLabelValues(dropSize).Inc()
+			t.owner.log.Warn("dropped client", "reason", "message over the size limit", "sid", t.Sid(), "limit", t.owner.cfg.MaxMessageBytes)
+		}
+		t.OnError("websocket error", err)
 	}
-	if errors.Is(err, ws.ErrReadLimit) && t.owner != nil {
-		t.owner.metrics.dropped.WithLabelValues(dropSize).Inc()
-		t.owner.log.Warn("dropped client", "reason", "message over the size limit", "sid", t.Sid(), "limit", t.owner.cfg.MaxMessageBytes)
-	}
-	t.OnError("websocket error", err)
 	t.shutdown()
+	t.OnClose()
 }
+
+// OnClose reports the transport closed, once, whichever side noticed first.
+func (t *wsTransport) OnClose() { t.closeOnce.Do(t.Transport.OnClose) }
 
 // Send is the engine's write path (handshake, pings, library packets).
 func (t *wsTransport) Send(packets []*packet.Packet) {
