@@ -115,13 +115,13 @@ export function line(a, b, steps) {
   return out;
 }
 
-// mouseStroke draws through board points with the mouse, one step per STEP_MS.
-export async function mouseStroke(page, points) {
+// mouseStroke draws through board points with the mouse, one step per pace ms.
+export async function mouseStroke(page, points, pace = STEP_MS) {
   const first = await boardToClient(page, points[0].x, points[0].y);
   await page.mouse.move(first.x, first.y);
   await page.mouse.down();
   for (const pt of points.slice(1)) {
-    await pause(STEP_MS);
+    await pause(pace);
     const p = await boardToClient(page, pt.x, pt.y);
     await page.mouse.move(p.x, p.y);
   }

@@ -30,6 +30,8 @@ function spiral(cx, cy, r0, r1, turns, steps) {
   return pts;
 }
 
+// Strokes here are dense and quick, like a hand's (15 ms per point), so the
+// pictures show what people see; the other scripts use coarse, slow strokes.
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
@@ -49,9 +51,9 @@ await main(async (base, onExit) => {
   await hoverUntilSeen(ada, grace, 300, 300, "Grace to see Ada's pointer");
   await hoverUntilSeen(grace, ada, 1700, 300, "Ada to see Grace's pointer");
 
-  await mouseStroke(ada, wave(180, 1100, 420, 140, 2, 36));
-  await mouseStroke(grace, spiral(1450, 560, 40, 300, 2.2, 44));
-  await mouseStroke(ada, wave(300, 1700, 860, 40, 5, 40));
+  await mouseStroke(ada, wave(180, 1100, 420, 140, 2, 120), 15);
+  await mouseStroke(grace, spiral(1450, 560, 40, 300, 2.2, 160), 15);
+  await mouseStroke(ada, wave(300, 1700, 860, 40, 5, 160), 15);
   await waitInk(grace, { x0: 150, y0: 250, x1: 1150, y1: 600 }, "Ada's wave on Grace's page", { color: "#e11d48", min: 200 });
   await waitInk(ada, { x0: 1100, y0: 200, x1: 1800, y1: 900 }, "Grace's spiral on Ada's page", { color: "#2563eb", min: 200 });
   await waitInk(grace, { x0: 250, y0: 780, x1: 1750, y1: 940 }, "Ada's second wave on Grace's page", { color: "#e11d48", min: 200 });
