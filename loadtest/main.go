@@ -1,0 +1,222 @@
+// Package loadtest is a fan-out load tester for the drawing server's wire
+// contract: N socket.io clients, K of which emit `mousemove`, every one of
+// which checks the `moving` events it gets (sender id, per-sender order, no
+// echo) and times them. It speaks Engine.IO v4 itself, over websocket or
+// long-polling, so it can drive this server and Node's socket.io alike.
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	base           *url.URL
+	clients        int
+	senders        int
+	rate           float64
+	duration       time.Duration
+	warmup         time.Duration
+	ramp           time.Duration
+	drain          time.Duration
+	connectTimeout time.Duration
+	inflight       int
+	polling        float64
+	board          string
+	boards         int
+	payload        int
+	pid            int
+	json           bool
+	strict         bool
+	allowRemote    bool
+	cpuProfile     string
+	memProfile     string
+}
+
+// Main runs the load tester with command-line args (without the program or
+// subcommand name) and returns the exit status: 0 done, 1 failed (or, with
+// -strict, any check failed), 2 bad usage.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res := newRun(cfg).execute(ctx, progressWriter(stderr))
+	if cfg.memProfile != "" {
+		if err := writeHeapProfile(cfg.memProfile); err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+		}
+	}
+	if cfg.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+	} else {
+		res.writeSummary(stdout)
+	}
+	if res.Connected == 0 {
+		fmt.Fprintf(stderr, "loadtest: no client could connect to %s: is the server running?\n", cfg.base)
+		return 1
+	}
+	if cfg.strict {
+		if problems := res.problems(); len(problems) > 0 {
+			fmt.Fprintln(stderr, "loadtest: checks failed:", strings.Join(problems, "; "))
+			return 1
+		}
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: draw-server loadtest [flags]
+
+Opens -clients socket.io connections to a drawing server; -senders of them
+emit mousemove -rate times a second. Every client checks each moving event
+(sender id, per-sender order, no echo) and times it. Moves sent during the
+-duration window after -warmup are counted; a summary (or -json) follows.
+
+`)
+		fs.PrintDefaults()
+	}
+	var cfg config
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "server `URL`; the socket.io endpoint is URL/socket.io/")
+	fs.IntVar(&cfg.clients, "clients", 100, "connections to open")
+	fs.IntVar(&cfg.senders, "senders", 10, "connections that emit mousemove (spread evenly over the clients)")
+	fs.Float64Var(&cfg.rate, "rate", 20, "emits per second per sender (20 = the page's 50 ms throttle)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measurement window")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "emitting before the window opens, not counted")
+	fs.DurationVar(&cfg.ramp, "ramp", 2*time.Second, "time over which connections are opened")
+	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "how long to wait after the window for late deliveries")
+	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 10*time.Second, "limit for one client's handshakes")
+	fs.IntVar(&cfg.inflight, "inflight", 200, "handshakes in progress at once, at most")
+	fs.Float64Var(&cfg.polling, "polling", 0, "`share` of clients (0…1) on HTTP long-polling instead of websocket")
+	fs.StringVar(&cfg.board, "board", "", "board `name` to join (handshake query board=); with -boards, the name prefix")
+	fs.IntVar(&cfg.boards, "boards", 1, "spread the clients over this many boards")
+	fs.IntVar(&cfg.payload, "payload", 0, "extra `bytes` in each move (field p), relayed like any extra field")
+	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of a local server process to sample for CPU and RSS")
+	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
+	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 on any failed connection, loss, reorder, duplicate, echo or wrong id")
+	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a server that is not on this machine's loopback")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the tester's own CPU profile to `file`")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "write the tester's own heap profile to `file` at the end")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	u, err := url.Parse(*rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return cfg, fmt.Errorf("-url %q: want http://host:port or https://host:port", *rawURL)
+	}
+	if !cfg.allowRemote && !isLoopback(u.Hostname()) {
+		return cfg, fmt.Errorf("-url %q is not a loopback address; load only servers you run, and pass -allow-remote if that one is yours", *rawURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/socket.io/"
+	u.RawQuery, u.Fragment = "", ""
+	cfg.base = u
+
+	switch {
+	case cfg.clients < 1:
+		return cfg, errors.New("-clients must be at least 1")
+	case cfg.senders < 0 || cfg.senders > cfg.clients:
+		return cfg, fmt.Errorf("-senders must be between 0 and -clients (%d)", cfg.clients)
+	case cfg.rate <= 0 || cfg.rate > 1000:
+		return cfg, errors.New("-rate must be above 0 and at most 1000 per second")
+	case cfg.duration <= 0:
+		return cfg, errors.New("-duration must be positive")
+	case cfg.warmup < 0 || cfg.ramp < 0 || cfg.drain < 0:
+		return cfg, errors.New("-warmup, -ramp and -drain cannot be negative")
+	case cfg.connectTimeout <= 0:
+		return cfg, errors.New("-connect-timeout must be positive")
+	case cfg.inflight < 1:
+		return cfg, errors.New("-inflight must be at least 1")
+	case cfg.polling < 0 || cfg.polling > 1:
+		return cfg, errors.New("-polling is a share between 0 and 1")
+	case cfg.boards < 1 || cfg.boards > cfg.clients:
+		return cfg, errors.New("-boards must be between 1 and -clients")
+	case cfg.payload < 0 || cfg.payload > 64<<10:
+		return cfg, errors.New("-payload must be between 0 and 65536 bytes")
+	case cfg.pid < 0:
+		return cfg, errors.New("-pid must be a process id")
+	}
+	if cfg.pid > 0 {
+		if _, err := procCPU(cfg.pid); err != nil {
+			return cfg, fmt.Errorf("-pid %d: %v", cfg.pid, err)
+		}
+	}
+	return cfg, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// isLoopback reports whether host names this machine's loopback.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// progressWriter returns w if it is a terminal, else nil: the live line is
+// for people, and would litter a log.
+func progressWriter(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return w
+}
