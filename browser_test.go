@@ -5,14 +5,22 @@ package main
 // one JSON object; these tests check it.
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/drawing/draw/draw"
 )
 
 // browserScriptTimeout bounds one script: a browser start plus a few strokes
@@ -27,9 +35,8 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
-// runBrowserScript starts a server, runs e2e/browser/<script> against it and
-// decodes the script's JSON into out.
-func runBrowserScript(t *testing.T, script string, out any, args ...string) {
+// needBrowser skips the test when there is no browser to drive.
+func needBrowser(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser tests are skipped in -short mode")
@@ -40,8 +47,21 @@ func runBrowserScript(t *testing.T, script string, out any, args ...string) {
 	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
 		t.Fatalf("node_modules/playwright-core is missing: run `npm ci`")
 	}
+}
+
+// runBrowserScript starts a server, runs e2e/browser/<script> against it and
+// decodes the script's JSON into out.
+func runBrowserScript(t *testing.T, script string, out any, args ...string) {
+	t.Helper()
+	needBrowser(t)
 	ts := startServer(t, testConfig(t))
 	stdout := runNode(t, browserScriptTimeout, filepath.Join("e2e", "browser", script), append([]string{ts.URL}, args...)...)
+	decodeResult(t, script, stdout, out)
+}
+
+// decodeResult decodes the last line a script printed.
+func decodeResult(t *testing.T, script string, stdout []byte, out any) {
+	t.Helper()
 	lines := bytes.Split(bytes.TrimSpace(stdout), []byte("\n"))
 	last := lines[len(lines)-1]
 	if err := json.Unmarshal(last, out); err != nil {
@@ -285,5 +305,112 @@ func TestBrowserScreenshot(t *testing.T) {
 		if filepath.Dir(f.Path) == "docs" && st != nil && st.Size() > 300<<10 {
 			t.Errorf("%s is %d bytes; keep it under 300 KB", f.Path, st.Size())
 		}
+	}
+}
+
+// TestBrowserReconnect restarts the server on the same address under two open
+// pages: they show the outage, reconnect by themselves, say hello again and
+// draw again.
+func TestBrowserReconnect(t *testing.T) {
+	needBrowser(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	stop := serveOn(t, ln)
+	t.Cleanup(func() { stop() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), browserScriptTimeout)
+	defer cancel()
+	script := filepath.Join("e2e", "browser", "reconnect.mjs")
+	cmd := exec.CommandContext(ctx, "node", script, "http://"+addr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	restarted := false
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		stdout.Write(sc.Bytes())
+		stdout.WriteByte('\n')
+		if !restarted && bytes.Contains(sc.Bytes(), []byte(`"phase":"ready"`)) {
+			restarted = true
+			stop()
+			stop = serveOn(t, listenAgain(t, addr))
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node %s: %v (timed out: %v)\nstdout:\n%s\nstderr:\n%s", script, err, ctx.Err() != nil, stdout.String(), stderr.String())
+	}
+	if !restarted {
+		t.Fatalf("%s never said it was ready for the restart:\n%s", script, stdout.String())
+	}
+
+	var r struct {
+		pageErrors
+		StatesA  []string `json:"statesA"`
+		StatesB  []string `json:"statesB"`
+		People   []string `json:"people"`
+		Matching int      `json:"matching"`
+	}
+	decodeResult(t, script, stdout.Bytes(), &r)
+	r.check(t)
+	for _, states := range [][]string{r.StatesA, r.StatesB} {
+		if len(states) < 2 || states[0] == "connected" || states[len(states)-1] != "connected" {
+			t.Errorf("connection indicator went through %q, want a lost state and then connected", states)
+		}
+	}
+	if !slices.Contains(r.People, "Rita") {
+		t.Errorf("after the restart the second page lists %q, want Rita among them", r.People)
+	}
+	if r.Matching < 200 {
+		t.Errorf("after the restart the second page has %d pixels of the new stroke, want at least 200", r.Matching)
+	}
+}
+
+// serveOn runs a fresh server (with the original page at /classic/, as the
+// harness does) on ln and returns a func that shuts it down.
+func serveOn(t *testing.T, ln net.Listener) (stop func()) {
+	t.Helper()
+	srv, err := draw.New(testConfig(t))
+	if err != nil {
+		t.Fatalf("draw.New: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/classic/", http.StripPrefix("/classic/", http.FileServer(http.Dir("testdata/original"))))
+	mux.Handle("/", srv.Handler())
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			hs.Close()
+		})
+	}
+}
+
+// listenAgain binds addr again right after the previous server let it go.
+func listenAgain(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cannot listen on %s again: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
