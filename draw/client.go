@@ -9,7 +9,6 @@ import (
 
 	"github.com/zishang520/engine.io/v2/engine"
 	"github.com/zishang520/engine.io/v2/types"
-	"github.com/zishang520/socket.io/v2/socket"
 )
 
 // client is one connection: what the relay knows about a sender and how it
@@ -136,13 +135,13 @@ func (c *client) reject(event, reason, dropReason string) {
 
 // bind attaches the connected Socket.IO socket: the client joins its board
 // and the events that arrived before now are handled, in order.
-func (c *client) bind(s *socket.Socket, boardName string) error {
+func (c *client) bind(id, boardName string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.left {
 		return errors.New("this connection already left its board: open a new connection")
 	}
-	c.id = string(s.Id())
+	c.id = id
 	b, err := c.srv.boards.join(boardName, c)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package draw
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -122,3 +123,9 @@ func (c *rawClient) event(name string) json.RawMessage {
 	}
 	return ev[1]
 }
+
+func fstestFS() fstest.MapFS {
+	return fstest.MapFS{"index.html": {Data: []byte(`<canvas id="canvas"></canvas>`)}}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

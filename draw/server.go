@@ -130,7 +130,7 @@ func (s *Server) onConnection(args ...any) {
 	sock := args[0].(*socket.Socket)
 	c := clientOf(sock.Conn())
 	sock.On("disconnect", func(...any) { c.leave() })
-	if err := c.bind(sock, boardOf(sock)); err != nil {
+	if err := c.bind(string(sock.Id()), boardOf(sock)); err != nil {
 		c.emit(EventRejected, map[string]any{"event": "connect", "reason": err.Error(), "dropped": 1})
 		s.log.Info("refused connection", "reason", err.Error(), "ip", c.ip)
 		sock.Disconnect(true)
