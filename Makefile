@@ -18,7 +18,7 @@ test: deps vet
 
 # A short, bounded fuzz of the raw-frame → relay-decision path.
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzPacket$$' -fuzztime 20s ./draw
+	go test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime 20s ./draw
 
 bench:
 	bash bench/run.sh
