@@ -4,6 +4,9 @@
 //   we emit    mousemove {x, y, drawing, color, width}   x, y in board units (0..2000, 0..1000)
 //   we receive moving    {x, y, drawing, id, color?, width?}
 //   a line is drawn from a user's previous point to the new one when both are "drawing".
+// Moves go out at most every 50 ms, except at a stroke's ends: pen down sends
+// its point at once (so the stroke starts there), pen up sends the last point
+// as drawing and then again as not drawing (so the next stroke does not join it).
 // Presence (optional, old servers do not send it): hello, presence, joined, clientdisconnect.
 "use strict";
 
@@ -144,7 +147,12 @@
   }
 
   new ResizeObserver(layout).observe($("main"));
-  window.addEventListener("resize", layout); // also fires when the zoom (devicePixelRatio) changes
+  window.addEventListener("resize", layout);
+  // The pixel density changes without a resize when the window moves to another screen.
+  (function watchDensity() {
+    matchMedia("(resolution: " + (window.devicePixelRatio || 1) + "dppx)")
+      .addEventListener("change", () => { layout(); watchDensity(); }, { once: true });
+  })();
   layout();
 
   function toBoard(e) {
