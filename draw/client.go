@@ -36,8 +36,9 @@ type client struct {
 	id    string
 	board *board
 
-	presenceMu  sync.Mutex
-	name, color string // what the client said in its last hello
+	wantsPresence atomic.Bool // said hello: gets presence and joined events
+	presenceMu    sync.Mutex
+	name, color   string // what the client said in its last hello
 
 	// Receiving side: direct is our websocket transport once every older
 	// packet is known to be in its queue; until then frames go through the
@@ -147,7 +148,7 @@ func (c *client) bind(id, boardName string) error {
 		return err
 	}
 	c.board, c.joined = b, true
-	c.announceArrival()
+	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
 	for _, data := range c.early {
 		c.event(data)
 	}

@@ -120,7 +120,10 @@ const maxNameLen = 40
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
-// hello records the sender's display name and colour and tells the board.
+// hello records the sender's display name and colour. Presence is opt-in:
+// only clients that said hello get presence and joined events, so old
+// clients (and load testers) on a big board never pay for them. The first
+// hello is answered with who is here.
 func (c *client) hello(args []json.RawMessage) {
 	var h struct {
 		Name  *string `json:"name"`
@@ -148,7 +151,10 @@ func (c *client) hello(args []json.RawMessage) {
 	c.presenceMu.Lock()
 	c.name, c.color = name, color
 	c.presenceMu.Unlock()
-	c.tellBoard(newFrame(encodeEvent(EventJoined, c.user())), false)
+	if c.wantsPresence.CompareAndSwap(false, true) {
+		c.sendPresence()
+	}
+	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
 }
 
 func (c *client) user() user {
@@ -157,14 +163,31 @@ func (c *client) user() user {
 	return user{ID: c.id, Name: c.name, Color: c.color}
 }
 
-// announceArrival tells the newcomer who is here and the others who came.
-func (c *client) announceArrival() {
-	users := []user{}
+// maxPresenceList caps the users listed in one presence event; count still
+// says how many there are.
+const maxPresenceList = 200
+
+// sendPresence tells c who else is on its board.
+func (c *client) sendPresence() {
+	users, count := []user{}, 0
 	for _, m := range c.board.snapshot() {
-		if m != c {
+		if m == c {
+			continue
+		}
+		if count++; len(users) < maxPresenceList {
 			users = append(users, m.user())
 		}
 	}
-	c.emit(EventPresence, map[string]any{"users": users})
-	c.tellBoard(newFrame(encodeEvent(EventJoined, c.user())), false)
+	c.emit(EventPresence, map[string]any{"users": users, "count": count})
+}
+
+// tellPresence sends f to the others on c's board that asked for presence.
+func (c *client) tellPresence(f *frame) {
+	n := 0
+	for _, m := range c.board.snapshot() {
+		if m != c && m.wantsPresence.Load() && m.send(f, false) {
+			n++
+		}
+	}
+	c.srv.metrics.deliveries.Add(float64(n))
 }
