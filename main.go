@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
 	"strconv"
@@ -106,6 +107,7 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 	addr := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
 	levelName := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", "node_modules/socket.io-client/dist"), "directory of the socket.io-client bundle (env CLIENT_DIST)")
+	pprofAddr := fl.String("pprof", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env PPROF_ADDR; off when empty)")
 	origins := fl.String("allowed-origins", env("ALLOWED_ORIGINS", ""), "comma-separated origins allowed besides the server's own; * for any (env ALLOWED_ORIGINS)")
 
 	var errs []error
@@ -156,6 +158,14 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 		return cfg, "", 0, fmt.Errorf("unexpected argument %q (see -h)", fl.Arg(0))
 	}
 	cfg.MaxMessageBytes = int64(maxMsg)
+	if *pprofAddr != "" {
+		go func() {
+			// the default mux holds only pprof's handlers
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				slog.Error("pprof listener stopped", "addr", *pprofAddr, "err", err)
+			}
+		}()
+	}
 	if *origins != "" {
 		for _, o := range strings.Split(*origins, ",") {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSpace(o))
