@@ -45,6 +45,10 @@ func (e *tapEngine) On(ev types.EventName, listeners ...types.Listener) error {
 				return
 			}
 			l(&tappedConn{Socket: conn, client: newClient(e.srv, conn)})
+			// Everyone listens now: let the connection's first messages in.
+			if t, ok := conn.Transport().(*wsTransport); ok {
+				t.openGate()
+			}
 		})
 	}
 	return nil

@@ -57,6 +57,14 @@ type wsTransport struct {
 	dead     bool     // the connection is gone or was dropped
 
 	closeOnce sync.Once
+
+	// Incoming messages wait until the engine and socket.io have attached
+	// their listeners; a client may answer the open packet faster than that.
+	gate     chan struct{}
+	gateOnce sync.Once
+	upgrade  bool          // created to upgrade an existing session
+	done     chan struct{} // closed by shutdown
+	doneOnce sync.Once
 }
 
 func (t *wsTransport) Construct(ctx *types.HttpContext) {
@@ -64,6 +72,8 @@ func (t *wsTransport) Construct(ctx *types.HttpContext) {
 	t.conn = ctx.Websocket
 	t.net = t.conn.UnderlyingConn()
 	t.owner, _ = ctx.Request().Context().Value(serverKey{}).(*Server)
+	t.gate, t.done = make(chan struct{}), make(chan struct{})
+	t.upgrade = ctx.Query().Has("sid")
 
 	// Control replies go through our queue: we are the connection's only writer.
 	t.conn.SetPingHandler(func(data string) error {
@@ -85,6 +95,20 @@ func (t *wsTransport) settings() (queue int, writeTimeout, flushEvery time.Durat
 	return c.SendQueue, c.WriteTimeout, c.FlushInterval
 }
 
+// openGate lets incoming messages through.
+func (t *wsTransport) openGate() { t.gateOnce.Do(func() { close(t.gate) }) }
+
+// On opens the gate of an upgrading transport once the engine listens for
+// its packets (the probe would be lost otherwise). A new session's gate is
+// opened by the tap, once socket.io is attached too.
+func (t *wsTransport) On(ev types.EventName, listeners ...types.Listener) error {
+	err := t.Transport.On(ev, listeners...)
+	if ev == "packet" && t.upgrade {
+		t.openGate()
+	}
+	return err
+}
+
 // read is the connection's read pump: each message goes up through the
 // engine synchronously, so one sender's events are handled in arrival order.
 func (t *wsTransport) read() {
@@ -102,6 +126,11 @@ func (t *wsTransport) read() {
 		}
 		if _, err := buf.ReadFrom(r); err != nil {
 			t.readFailed(err)
+			return
+		}
+		select {
+		case <-t.gate:
+		case <-t.done:
 			return
 		}
 		t.Transport.OnData(buf)
@@ -247,6 +276,7 @@ func (t *wsTransport) shutdown() {
 	t.mu.Lock()
 	t.dead = true
 	t.mu.Unlock()
+	t.doneOnce.Do(func() { close(t.done) })
 	t.conn.Close()
 }
 
