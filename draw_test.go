@@ -234,6 +234,45 @@ func expectOneDisconnect(t *testing.T, watcher *rawSocket, id string, within tim
 	watcher.expectQuiet(t, time.Second)
 }
 
+// TestPollingReceiverVanishes: long-polling receivers whose pending GET is
+// cut off while moves are being delivered to it. The server must not touch a
+// response after its request has ended (under -race this shows as a data race
+// in the polling transport) and must keep relaying.
+func TestPollingReceiverVanishes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.EventsPerSecond, cfg.EventBurst = 1e6, 1e6
+	srv := startServer(t, cfg)
+	sender := dialRaw(t, srv, "board=vanish").connect(t)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() { // a steady trickle, so that polls are often pending when a move comes
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(1500 * time.Microsecond):
+			}
+			sender.send(fmt.Sprintf(`42["mousemove",{"x":%d,"y":1,"drawing":true}]`, i%1000))
+		}
+	}()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for i := 0; i < 500; i++ {
+		p := openPolling(t, srv, "board=vanish")
+		p.post(t, "40")
+		p.connectAck(t)
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", strings.TrimPrefix(p.base, srv.URL), host)
+		time.Sleep(time.Duration(i%7) * 300 * time.Microsecond)
+		conn.Close()
+	}
+	close(stop)
+	<-stopped
+	assertAlive(t, srv)
+}
+
 // ---------------------------------------------------------------------------
 // Order and loss
 
