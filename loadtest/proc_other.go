@@ -12,5 +12,6 @@ var errNoProc = errors.New("-pid needs Linux's /proc")
 
 func procCPU(pid int) (time.Duration, error) { return 0, errNoProc }
 func procRSS(pid int) (int64, error)         { return 0, errNoProc }
+func machineBusy() (time.Duration, error)    { return 0, errNoProc }
 func selfCPU() time.Duration                 { return 0 }
 func selfMaxRSS() int64                      { return 0 }

@@ -57,8 +57,15 @@ type Result struct {
 
 	TesterCPUSeconds float64 `json:"tester_cpu_seconds"`
 	TesterCPUCores   float64 `json:"tester_cpu_cores"` // CPU seconds per window second
-	TesterGOMAXPROCS int     `json:"tester_gomaxprocs"`
-	TesterMaxRSSKiB  int64   `json:"tester_max_rss_kib"`
+	// TesterCPUSecondsTotal covers the whole run, connecting included.
+	TesterCPUSecondsTotal float64 `json:"tester_cpu_seconds_total"`
+	// MachineBusyCPUSeconds is every process's CPU time in the window;
+	// OtherCPUSeconds is what neither the tester nor the -pid server used:
+	// load from elsewhere that makes the numbers less trustworthy.
+	MachineBusyCPUSeconds float64 `json:"machine_busy_cpu_seconds"`
+	OtherCPUSeconds       float64 `json:"other_cpu_seconds"`
+	TesterGOMAXPROCS      int     `json:"tester_gomaxprocs"`
+	TesterMaxRSSKiB       int64   `json:"tester_max_rss_kib"`
 
 	Errors []ErrorCount `json:"errors,omitempty"`
 }
@@ -160,8 +167,12 @@ func (r *Result) writeSummary(w io.Writer) {
 			fmt.Fprintf(w, "               sampling error: %s\n", s.Error)
 		}
 	}
-	fmt.Fprintf(w, "  tester       %.2f CPU-s in the window = %.2f of %d usable cores; peak RSS %s\n",
-		r.TesterCPUSeconds, r.TesterCPUCores, r.TesterGOMAXPROCS, kib(r.TesterMaxRSSKiB))
+	fmt.Fprintf(w, "  tester       %.2f CPU-s in the window = %.2f of %d usable cores (%.2f CPU-s in all); peak RSS %s\n",
+		r.TesterCPUSeconds, r.TesterCPUCores, r.TesterGOMAXPROCS, r.TesterCPUSecondsTotal, kib(r.TesterMaxRSSKiB))
+	if r.MachineBusyCPUSeconds > 0 {
+		fmt.Fprintf(w, "  machine      %.2f CPU-s busy in the window, %.2f CPU-s of it neither tester nor server\n",
+			r.MachineBusyCPUSeconds, r.OtherCPUSeconds)
+	}
 	if r.TesterGOMAXPROCS > 0 && r.TesterCPUCores > 0.85*float64(r.TesterGOMAXPROCS) {
 		fmt.Fprintln(w, "               the tester was nearly saturated: treat throughput and latency as lower bounds")
 	}

@@ -264,6 +264,7 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	r.phase.Store("warm-up")
 	sleepUntil(ctx, winStart)
 	r.phase.Store("measure")
+	busy0, busyErr := machineBusy()
 	cpu0 := selfCPU()
 	var srvCPU0 time.Duration
 	if srv != nil {
@@ -278,12 +279,15 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	}
 	window := time.Since(measured)
 	res.TesterCPUSeconds = (selfCPU() - cpu0).Seconds()
+	if busy1, err := machineBusy(); err == nil && busyErr == nil {
+		res.MachineBusyCPUSeconds = (busy1 - busy0).Seconds()
+	}
 	if srv != nil {
-		cpu1, err := procCPU(cfg.pid)
-		if err != nil {
-			res.Server.Error = err.Error()
+		if cpu1, err := procCPU(cfg.pid); err != nil {
+			res.Server.Error = "the server process is gone: " + err.Error()
+		} else {
+			res.Server.CPUSeconds = (cpu1 - srvCPU0).Seconds()
 		}
-		res.Server.CPUSeconds = (cpu1 - srvCPU0).Seconds()
 		res.Server.RSSEndKiB = srv.rss()
 		res.Server.RSSPeakKiB = srv.peak()
 	}
@@ -308,6 +312,7 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	stopProgress()
 
 	r.fill(res, connected, expected, window)
+	res.TesterCPUSecondsTotal = selfCPU().Seconds()
 	r.stopping.Store(true)
 	r.closeAll(connected)
 	return res
@@ -408,6 +413,13 @@ func (r *run) fill(res *Result, connected []*client, expected int64, window time
 	}
 	if res.Server != nil && res.Connected > 0 && res.Server.RSSBaselineKiB > 0 {
 		res.Server.RSSPerConnectionKiB = float64(res.Server.RSSEndKiB-res.Server.RSSBaselineKiB) / float64(res.Connected)
+	}
+	if res.MachineBusyCPUSeconds > 0 {
+		other := res.MachineBusyCPUSeconds - res.TesterCPUSeconds
+		if res.Server != nil {
+			other -= res.Server.CPUSeconds
+		}
+		res.OtherCPUSeconds = max(other, 0)
 	}
 	res.TesterGOMAXPROCS = runtime.GOMAXPROCS(0)
 	res.TesterMaxRSSKiB = selfMaxRSS()

@@ -145,7 +145,7 @@ func summaryLine(path string, w io.Writer) error {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, ", server %.2f CPU-s, RSS %.0f MiB", s.CPUSeconds, float64(s.RSSPeakKiB)/1024)
 	}
-	fmt.Fprintf(w, ", tester %.2f cores\n", r.TesterCPUCores)
+	fmt.Fprintf(w, ", tester %.2f cores, other load %.2f CPU-s\n", r.TesterCPUCores, r.OtherCPUSeconds)
 	return nil
 }
 
@@ -257,8 +257,8 @@ func markdown(rep Report) []byte {
 	b.WriteString("Server pinned to CPU 0, load tester to CPU 1. See docs/BENCHMARK.md for the method.\n\n")
 
 	b.WriteString("## Fan-out: 10 senders × 20 moves/s, every move to every other client\n\n")
-	b.WriteString("| clients | server | connected | offered/s | deliveries/s | loss % | p50 ms | p99 ms | max ms | server CPU-s | CPU-s per M deliveries | server RSS peak MiB | tester cores |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| clients | server | connected | offered/s | deliveries/s | loss % | p50 ms | p99 ms | max ms | server CPU-s | CPU-s per M deliveries | server RSS peak MiB | tester cores | other CPU-s |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range rep.Cells {
 		if strings.HasPrefix(c.Label, "idle") {
 			continue
@@ -275,12 +275,12 @@ func markdown(rep Report) []byte {
 				perM = fmt.Sprintf("%.2f", r.Server.CPUSecondsPerMillion)
 				rss = fmt.Sprintf("%.0f", float64(r.Server.RSSPeakKiB)/1024)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d/%d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %.2f |\n",
+			fmt.Fprintf(&b, "| %s | %s | %d/%d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n",
 				c.Title, s, r.Connected, r.Clients, offered, r.DeliveriesPerSecond, r.LossPercent,
-				ms(r.Latency.P50Ms), ms(r.Latency.P99Ms), ms(r.Latency.MaxMs), cpu, perM, rss, r.TesterCPUCores)
+				ms(r.Latency.P50Ms), ms(r.Latency.P99Ms), ms(r.Latency.MaxMs), cpu, perM, rss, r.TesterCPUCores, r.OtherCPUSeconds)
 		}
 		if len(c.Ratios) > 0 {
-			fmt.Fprintf(&b, "| | **ours / node** | | | **%s** | | **%s** | **%s** | | | **%s** | **%s** | |\n",
+			fmt.Fprintf(&b, "| | **ours / node** | | | **%s** | | **%s** | **%s** | | | **%s** | **%s** | | |\n",
 				ratio(c.Ratios, "deliveries_per_second"), ratio(c.Ratios, "p50"), ratio(c.Ratios, "p99"),
 				ratio(c.Ratios, "cpu_seconds_per_million"), ratio(c.Ratios, "rss_peak"))
 		}
