@@ -40,6 +40,11 @@ func (c *client) onData(args ...any) {
 		return
 	}
 	switch {
+	case p.typ == pktDisconnect && p.nsp == "/":
+		// Leave now, on the reader: packets after it must not be relayed
+		// while the library handles the disconnect in a goroutine.
+		c.leave()
+		c.toLibrary(p, buf)
 	case p.typ == pktConnect || p.typ == pktDisconnect:
 		c.toLibrary(p, buf)
 	case p.typ != pktEvent:

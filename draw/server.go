@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/zishang520/engine.io/v2/engine"
 	"github.com/zishang520/engine.io/v2/transports"
 	"github.com/zishang520/engine.io/v2/types"
@@ -74,7 +75,12 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) socketIO() http.Handler {
 	eng := http.Handler(s.engine)
 	return s.checkOrigin(limitBody(s.cfg.MaxMessageBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		eng.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), serverKey{}, s)))
+		r = r.WithContext(context.WithValue(r.Context(), serverKey{}, s))
+		if websocket.IsWebSocketUpgrade(r) {
+			eng.ServeHTTP(w, r) // the upgrader needs the real writer to hijack
+			return
+		}
+		servePolling(eng, w, r)
 	})))
 }
 

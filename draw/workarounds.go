@@ -9,9 +9,12 @@ package draw
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/zishang520/engine.io/v2/engine"
 	"github.com/zishang520/engine.io/v2/types"
@@ -142,6 +145,55 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// --- Long-polling writes after the request ended (found by our tests) ------
+//
+// The polling transport writes a poll's response from a goroutine of its own,
+// while the HTTP handler returns as soon as the client goes away; net/http
+// then recycles the response's buffers under that write (a data race, and a
+// write into another request's buffer). pollWriter serialises every write
+// with the handler's return and drops writes that come after it.
+type pollWriter struct {
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	header http.Header // ours until WriteHeader copies it, so late writers never touch net/http's
+	ended  bool
+}
+
+func (p *pollWriter) Header() http.Header { return p.header }
+
+func (p *pollWriter) WriteHeader(code int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return
+	}
+	for k, v := range p.header {
+		p.w.Header()[k] = slices.Clone(v)
+	}
+	p.w.WriteHeader(code)
+}
+
+func (p *pollWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return 0, errPollEnded
+	}
+	return p.w.Write(b)
+}
+
+var errPollEnded = errors.New("the poll request has ended")
+
+// servePolling runs a long-polling request through a pollWriter and waits
+// for any write in flight before the request may end.
+func servePolling(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	pw := &pollWriter{w: w, header: w.Header().Clone()}
+	next.ServeHTTP(pw, r)
+	pw.mu.Lock()
+	pw.ended = true
+	pw.mu.Unlock()
 }
 
 // --- Defect 6: websocket origins --------------------------------------------
