@@ -1,9 +1,11 @@
 package draw
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -77,12 +79,39 @@ func (s *Server) socketIO() http.Handler {
 	return s.checkOrigin(limitBody(s.cfg.MaxMessageBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), serverKey{}, s))
 		if websocket.IsWebSocketUpgrade(r) {
-			eng.ServeHTTP(w, r) // the upgrader needs the real writer to hijack
+			eng.ServeHTTP(&upgradeWriter{ResponseWriter: w}, r)
 			return
 		}
 		servePolling(eng, w, r)
 	})))
 }
+
+// upgradeWriter lets go of net/http's response once the connection is
+// hijacked: the engine keeps the handshake's writer for the connection's
+// whole life, and with it about 10 KiB of buffers nobody uses again.
+type upgradeWriter struct {
+	http.ResponseWriter
+	hijacked bool
+}
+
+func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := u.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("this connection cannot be upgraded")
+	}
+	conn, brw, err := h.Hijack()
+	if err == nil {
+		u.ResponseWriter, u.hijacked = hijackedWriter{}, true
+	}
+	return conn, brw, err
+}
+
+// hijackedWriter stands in for a response that no longer exists.
+type hijackedWriter struct{}
+
+func (hijackedWriter) Header() http.Header       { return http.Header{} }
+func (hijackedWriter) Write([]byte) (int, error) { return 0, http.ErrHijacked }
+func (hijackedWriter) WriteHeader(int)           {}
 
 // admit runs before a socket connects: it picks and checks the board and
 // applies the connection limits. A refusal reaches the client as
