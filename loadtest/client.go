@@ -62,11 +62,13 @@ func (c *client) connect(ctx context.Context) error {
 	u := r.endpoint(c)
 	var err error
 	if c.polling {
-		c.tr, err = dialPolling(ctx, r.httpClient, u)
+		var p *pollingTransport
+		if p, err = dialPolling(ctx, r.httpClient, u); err == nil {
+			c.tr = p
+		}
 	} else {
 		var ws *wsTransport
-		ws, err = dialWebsocket(ctx, r.dialer, u)
-		if ws != nil {
+		if ws, err = dialWebsocket(ctx, r.dialer, u); err == nil {
 			c.tr = ws
 		}
 	}

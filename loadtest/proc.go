@@ -58,32 +58,29 @@ func procRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
-// machineBusy returns the CPU time all processes on the machine have used
-// (the first line of /proc/stat less idle and iowait), so a run can tell how
-// much of the machine something other than the server and the tester took.
-func machineBusy() (time.Duration, error) {
+// machineBusy returns the CPU time used on the whole machine, from the
+// first line of /proc/stat: procs is user, nice and system time of every
+// process; kernel is interrupt, softirq (much of loopback TCP) and steal
+// (the hypervisor's). A run subtracts the server and the tester from procs to
+// see how much of the machine something else took.
+func machineBusy() (procs, kernel time.Duration, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := bytes.Fields(line)
-	if len(f) < 6 || string(f[0]) != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected format")
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected format")
 	}
-	var busy uint64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseUint(string(v), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %v", err)
-		}
-		// Fields: user nice system idle iowait irq softirq steal guest
-		// guest_nice; guest time is already counted in user.
-		if i != 3 && i != 4 && i < 8 {
-			busy += n
+	var v [8]uint64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		if v[i], err = strconv.ParseUint(string(f[i+1]), 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %v", err)
 		}
 	}
-	return time.Duration(busy) * time.Second / clockTicks, nil
+	tick := func(n uint64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(v[0] + v[1] + v[2]), tick(v[5] + v[6] + v[7]), nil
 }
 
 // selfCPU returns the CPU time this process has used, so a reader can tell

@@ -59,13 +59,15 @@ type Result struct {
 	TesterCPUCores   float64 `json:"tester_cpu_cores"` // CPU seconds per window second
 	// TesterCPUSecondsTotal covers the whole run, connecting included.
 	TesterCPUSecondsTotal float64 `json:"tester_cpu_seconds_total"`
-	// MachineBusyCPUSeconds is every process's CPU time in the window;
-	// OtherCPUSeconds is what neither the tester nor the -pid server used:
+	// ProcessesCPUSeconds is every process's CPU time in the window and
+	// OtherCPUSeconds the part neither the tester nor the -pid server used:
 	// load from elsewhere that makes the numbers less trustworthy.
-	MachineBusyCPUSeconds float64 `json:"machine_busy_cpu_seconds"`
-	OtherCPUSeconds       float64 `json:"other_cpu_seconds"`
-	TesterGOMAXPROCS      int     `json:"tester_gomaxprocs"`
-	TesterMaxRSSKiB       int64   `json:"tester_max_rss_kib"`
+	// KernelCPUSeconds is interrupt, softirq and steal time in the window.
+	ProcessesCPUSeconds float64 `json:"processes_cpu_seconds"`
+	OtherCPUSeconds     float64 `json:"other_cpu_seconds"`
+	KernelCPUSeconds    float64 `json:"kernel_cpu_seconds"`
+	TesterGOMAXPROCS    int     `json:"tester_gomaxprocs"`
+	TesterMaxRSSKiB     int64   `json:"tester_max_rss_kib"`
 
 	Errors []ErrorCount `json:"errors,omitempty"`
 }
@@ -169,9 +171,9 @@ func (r *Result) writeSummary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  tester       %.2f CPU-s in the window = %.2f of %d usable cores (%.2f CPU-s in all); peak RSS %s\n",
 		r.TesterCPUSeconds, r.TesterCPUCores, r.TesterGOMAXPROCS, r.TesterCPUSecondsTotal, kib(r.TesterMaxRSSKiB))
-	if r.MachineBusyCPUSeconds > 0 {
-		fmt.Fprintf(w, "  machine      %.2f CPU-s busy in the window, %.2f CPU-s of it neither tester nor server\n",
-			r.MachineBusyCPUSeconds, r.OtherCPUSeconds)
+	if r.ProcessesCPUSeconds > 0 {
+		fmt.Fprintf(w, "  machine      %.2f CPU-s used by processes in the window, %.2f of it by neither tester nor server; %.2f CPU-s irq/softirq/steal\n",
+			r.ProcessesCPUSeconds, r.OtherCPUSeconds, r.KernelCPUSeconds)
 	}
 	if r.TesterGOMAXPROCS > 0 && r.TesterCPUCores > 0.85*float64(r.TesterGOMAXPROCS) {
 		fmt.Fprintln(w, "               the tester was nearly saturated: treat throughput and latency as lower bounds")

@@ -264,7 +264,7 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	r.phase.Store("warm-up")
 	sleepUntil(ctx, winStart)
 	r.phase.Store("measure")
-	busy0, busyErr := machineBusy()
+	procs0, kernel0, busyErr := machineBusy()
 	cpu0 := selfCPU()
 	var srvCPU0 time.Duration
 	if srv != nil {
@@ -279,8 +279,9 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	}
 	window := time.Since(measured)
 	res.TesterCPUSeconds = (selfCPU() - cpu0).Seconds()
-	if busy1, err := machineBusy(); err == nil && busyErr == nil {
-		res.MachineBusyCPUSeconds = (busy1 - busy0).Seconds()
+	if procs1, kernel1, err := machineBusy(); err == nil && busyErr == nil {
+		res.ProcessesCPUSeconds = (procs1 - procs0).Seconds()
+		res.KernelCPUSeconds = (kernel1 - kernel0).Seconds()
 	}
 	if srv != nil {
 		if cpu1, err := procCPU(cfg.pid); err != nil {
@@ -414,8 +415,8 @@ func (r *run) fill(res *Result, connected []*client, expected int64, window time
 	if res.Server != nil && res.Connected > 0 && res.Server.RSSBaselineKiB > 0 {
 		res.Server.RSSPerConnectionKiB = float64(res.Server.RSSEndKiB-res.Server.RSSBaselineKiB) / float64(res.Connected)
 	}
-	if res.MachineBusyCPUSeconds > 0 {
-		other := res.MachineBusyCPUSeconds - res.TesterCPUSeconds
+	if res.ProcessesCPUSeconds > 0 {
+		other := res.ProcessesCPUSeconds - res.TesterCPUSeconds
 		if res.Server != nil {
 			other -= res.Server.CPUSeconds
 		}

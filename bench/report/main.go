@@ -2,6 +2,7 @@
 // bench/results/{results.json,results.md,chart.svg}. bench/run.sh calls it.
 //
 //	report line FILE                one line summarising one raw result
+//	report check FILE               exit 1 if the run lost connections
 //	report build -raw DIR -out DIR  the table, the JSON and the chart
 package main
 
@@ -97,7 +98,7 @@ func cellTitle(l string) string {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: report line FILE | report build -raw DIR -out DIR")
+		fmt.Fprintln(os.Stderr, "usage: report line FILE | report check FILE | report build -raw DIR -out DIR")
 		os.Exit(2)
 	}
 	var err error
@@ -108,6 +109,18 @@ func main() {
 			break
 		}
 		err = summaryLine(os.Args[2], os.Stdout)
+	case "check":
+		// Exit 1 if a run lost connections, which on a shared machine
+		// usually means the server was disturbed; run.sh retries once.
+		if len(os.Args) != 3 {
+			err = errors.New("usage: report check FILE")
+			break
+		}
+		var r *loadtest.Result
+		if r, err = load(os.Args[2]); err == nil && r.Failed+r.Dropped > 0 {
+			fmt.Printf("%d failed and %d dropped connections", r.Failed, r.Dropped)
+			os.Exit(1)
+		}
 	case "build":
 		fs := flag.NewFlagSet("build", flag.ExitOnError)
 		raw := fs.String("raw", "bench/results/raw", "directory of raw results")
@@ -145,7 +158,7 @@ func summaryLine(path string, w io.Writer) error {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, ", server %.2f CPU-s, RSS %.0f MiB", s.CPUSeconds, float64(s.RSSPeakKiB)/1024)
 	}
-	fmt.Fprintf(w, ", tester %.2f cores, other load %.2f CPU-s\n", r.TesterCPUCores, r.OtherCPUSeconds)
+	fmt.Fprintf(w, ", tester %.2f cores, other processes %.2f CPU-s\n", r.TesterCPUCores, r.OtherCPUSeconds)
 	return nil
 }
 
