@@ -55,6 +55,7 @@ mkdir -p "$RAW"
 rm -f "$RAW"/*.json "$RAW"/*.log "$RAW"/*.pprof
 
 say "building draw-server and the report tool"
+COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 go build -o "$WORK/draw-server" .
 go build -o "$WORK/report" ./bench/report
 say "installing the Node reference (npm ci)"
@@ -186,5 +187,5 @@ if [ "${BENCH_SKIP_PROFILE:-}" != 1 ] && [[ " $SERVERS " == *" ours "* ]]; then
 	fi
 fi
 
-"$WORK/report" build -raw "$RAW" -out "$OUT"
+"$WORK/report" build -raw "$RAW" -out "$OUT" -commit "$COMMIT"
 say "done: $OUT/results.md, $OUT/results.json, $OUT/chart.svg"

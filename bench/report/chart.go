@@ -87,10 +87,11 @@ func chart(rep Report) []byte {
 		v := top * float64(i) / 5
 		tick(&b, ox, y(v), humanCount(v))
 	}
-	polyline(&b, ox, offered, index, x, y, "#888", true)
 	for _, s := range []string{"node", "ours"} {
 		polyline(&b, ox, series[s], index, x, y, colors[s], false)
 	}
+	// On top, so it shows where a server keeps up and hides nothing.
+	polyline(&b, ox, offered, index, x, y, "#444", true)
 
 	// Right panel: p99 latency, log scale.
 	lo, hi := math.Inf(1), 0.0
@@ -132,7 +133,7 @@ func chart(rep Report) []byte {
 			fx, lyy, fx+28, lyy, colors[s], fx+34, lyy+4, name)
 	}
 	fx := lx + 520
-	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#888" stroke-width="2" stroke-dasharray="5,4"/><text x="%.0f" y="%.0f">offered (every move to every other client)</text>`+"\n",
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#444" stroke-width="1.5" stroke-dasharray="5,4"/><text x="%.0f" y="%.0f">offered (every move to every other client)</text>`+"\n",
 		fx, lyy, fx+28, lyy, fx+34, lyy+4)
 	b.WriteString("</svg>\n")
 	return b.Bytes()
@@ -165,11 +166,11 @@ func polyline(b *bytes.Buffer, ox float64, ps []point, index map[int]int, x func
 	for _, p := range ps {
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", ox+x(index[p.n]), marginT+y(p.v)))
 	}
-	dash := ""
+	style := `stroke-width="2.5"`
 	if dashed {
-		dash = ` stroke-dasharray="5,4"`
+		style = `stroke-width="1.5" stroke-dasharray="5,4"`
 	}
-	fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2.5"%s/>`+"\n", strings.Join(pts, " "), color, dash)
+	fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" %s/>`+"\n", strings.Join(pts, " "), color, style)
 	if !dashed {
 		for _, p := range pts {
 			xy := strings.Split(p, ",")

@@ -125,8 +125,9 @@ func main() {
 		fs := flag.NewFlagSet("build", flag.ExitOnError)
 		raw := fs.String("raw", "bench/results/raw", "directory of raw results")
 		out := fs.String("out", "bench/results", "directory for results.json, results.md and chart.svg")
+		commit := fs.String("commit", "", "the commit the measured server was built from (default: git describe now)")
 		fs.Parse(os.Args[2:])
-		err = build(*raw, *out)
+		err = build(*raw, *out, *commit)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -179,8 +180,11 @@ type Report struct {
 	Profile   string            `json:"profile,omitempty"`
 }
 
-func build(rawDir, outDir string) error {
+func build(rawDir, outDir, commit string) error {
 	rep := Report{Generated: time.Now().UTC().Truncate(time.Second), Machine: machine()}
+	if commit != "" {
+		rep.Machine["commit"] = commit
+	}
 	labels, err := cellLabels(rawDir)
 	if err != nil {
 		return err
@@ -260,13 +264,17 @@ func machine() map[string]string {
 	if b, err := exec.Command("node", "--version").Output(); err == nil {
 		m["node"] = strings.TrimSpace(string(b))
 	}
+	// The server changes often: say which one was measured.
+	if b, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		m["commit"] = strings.TrimSpace(string(b))
+	}
 	return m
 }
 
 func markdown(rep Report) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Benchmark results\n\nGenerated %s by `make bench` on %s CPUs (%s), kernel %s, %s, Node %s.\n",
-		rep.Generated.Format(time.RFC3339), rep.Machine["cpus"], rep.Machine["cpu"], rep.Machine["kernel"], rep.Machine["go"], rep.Machine["node"])
+	fmt.Fprintf(&b, "# Benchmark results\n\nGenerated %s by `make bench` at commit %s on %s CPUs (%s), kernel %s, %s, Node %s.\n",
+		rep.Generated.Format(time.RFC3339), rep.Machine["commit"], rep.Machine["cpus"], rep.Machine["cpu"], rep.Machine["kernel"], rep.Machine["go"], rep.Machine["node"])
 	b.WriteString("Server pinned to CPU 0, load tester to CPU 1. See docs/BENCHMARK.md for the method.\n\n")
 
 	b.WriteString("## Fan-out: 10 senders × 20 moves/s, every move to every other client\n\n")
