@@ -58,7 +58,7 @@ const (
 	DefaultEventBurst               = 120
 	DefaultSendQueue                = 1024
 	DefaultWriteTimeout             = 10 * time.Second
-	DefaultFlushInterval            = 5 * time.Millisecond
+	DefaultFlushInterval            = 16 * time.Millisecond // one display frame; the page throttles to 50 ms anyway
 	DefaultMaxConnections           = 20000
 	DefaultMaxConnectionsPerIP      = 0
 	DefaultHandshakesPerIPPerSecond = 0

@@ -57,6 +57,7 @@ type wsTransport struct {
 	dead     bool     // the connection is gone or was dropped
 
 	closeOnce sync.Once
+	deadline  time.Time // the write deadline in force; only the flusher touches it
 
 	// Incoming messages wait until the engine and socket.io have attached
 	// their listeners; a client may answer the open packet faster than that.
@@ -240,7 +241,12 @@ func (t *wsTransport) flush() {
 		for _, f := range batch {
 			buf = append(buf, f...)
 		}
-		t.net.SetWriteDeadline(time.Now().Add(writeTimeout))
+		// Renewing the deadline costs a syscall-sized lock dance; doing it
+		// when half of it is used still bounds every write by writeTimeout/2.
+		if now := time.Now(); now.After(t.deadline.Add(-writeTimeout / 2)) {
+			t.deadline = now.Add(writeTimeout)
+			t.net.SetWriteDeadline(t.deadline)
+		}
 		_, err := t.net.Write(buf)
 		*bp = buf[:0]
 		writeBuffers.Put(bp)
