@@ -66,6 +66,20 @@ func (bs *boards) count() int {
 	return len(bs.m)
 }
 
+// roomFor says whether the named board exists or may be opened.
+func (bs *boards) roomFor(name string) error {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if bs.m[name] == nil && len(bs.m) >= bs.max {
+		return errTooManyBoards(bs.max)
+	}
+	return nil
+}
+
+func errTooManyBoards(max int) error {
+	return fmt.Errorf("too many boards open (limit %d): try an existing board later", max)
+}
+
 // join adds c to the named board, creating it if there is room.
 func (bs *boards) join(name string, c *client) (*board, error) {
 	bs.mu.Lock()
@@ -73,7 +87,7 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 	b := bs.m[name]
 	if b == nil {
 		if len(bs.m) >= bs.max {
-			return nil, fmt.Errorf("too many boards open (limit %d): try an existing board later", bs.max)
+			return nil, errTooManyBoards(bs.max)
 		}
 		b = &board{name: name}
 		bs.m[name] = b

@@ -24,13 +24,15 @@ type client struct {
 	lib atomic.Pointer[types.Listener]
 
 	// Until bound, events wait in early (LIBRARY-NOTES defect 4).
-	mu       sync.Mutex
-	bound    atomic.Bool
-	early    [][]byte
-	left     bool
-	joined   bool
-	gone     atomic.Bool // left its board: ignore whatever it still sends
-	admitted atomic.Bool // holds a slot in srv.limits
+	mu        sync.Mutex
+	bound     atomic.Bool
+	early     [][]byte
+	left      bool
+	joined    bool
+	gone      atomic.Bool // left its board: ignore whatever it still sends
+	admitted  atomic.Bool // holds a slot in srv.limits
+	refusal   error       // why the limits refused this connection; set at creation
+	closeOnce sync.Once
 
 	// Set at bind, read-only after.
 	id    string
@@ -53,9 +55,22 @@ type client struct {
 
 const maxEarlyEvents = 256
 
+// refusedGrace is how long a connection over a limit stays open: long
+// enough for its CONNECT to be answered with the reason, no longer.
+const refusedGrace = 5 * time.Second
+
 func newClient(srv *Server, conn engine.Socket) *client {
 	c := &client{srv: srv, conn: conn, ip: clientIP(conn.Request())}
 	c.limiter = tokenBucket{rate: srv.cfg.EventsPerSecond, burst: float64(srv.cfg.EventBurst)}
+	// Limits apply to every Engine.IO session, CONNECT or not; a refused one
+	// learns why at its CONNECT (see Server.admit) and is then closed.
+	if reason, err := srv.limits.admit(c.ip, time.Now()); err != nil {
+		c.refusal = err
+		srv.refuse(c, reason, err)
+		time.AfterFunc(refusedGrace, func() { conn.Close(true) })
+	} else {
+		c.admitted.Store(true)
+	}
 	if t, ok := conn.Transport().(*wsTransport); ok {
 		c.direct.Store(t)
 		srv.metrics.wsConns.Add(1)
@@ -71,17 +86,27 @@ func newClient(srv *Server, conn engine.Socket) *client {
 	})
 	conn.On("flush", func(...any) { c.backlog.Store(0) })
 	conn.On("data", c.onData)
-	conn.Once("close", func(...any) {
+	conn.Once("close", func(...any) { c.closed() })
+	if conn.ReadyState() == "closed" { // it closed before we listened
+		c.closed()
+	}
+	return c
+}
+
+// closed runs once when the engine connection is gone, whatever the reason:
+// the client leaves its board and gives back its connection slot.
+func (c *client) closed() {
+	c.closeOnce.Do(func() {
+		c.leave()
 		if c.upgradedTo.Load() != nil || c.direct.Load() != nil {
-			srv.metrics.wsConns.Add(-1)
+			c.srv.metrics.wsConns.Add(-1)
 		} else {
-			srv.metrics.pollConns.Add(-1)
+			c.srv.metrics.pollConns.Add(-1)
 		}
 		if c.admitted.Load() {
-			srv.limits.release(c.ip)
+			c.srv.limits.release(c.ip)
 		}
 	})
-	return c
 }
 
 // send hands one frame to this receiver without blocking. Volatile frames

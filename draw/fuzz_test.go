@@ -65,8 +65,8 @@ func FuzzFrames(f *testing.F) {
 		sender, receiver := newClient(srv, sc), newClient(srv, rc)
 		receiver.bind("R", "fuzz")
 		sender.bind("S", "fuzz")
-		defer sender.leave()
-		defer receiver.leave()
+		defer sender.closed()
+		defer receiver.closed()
 		rc.out = nil
 
 		packets, _ := eioparser.Parserv4().DecodePayload(types.NewStringBufferString(payload))

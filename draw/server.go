@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/zishang520/engine.io/v2/engine"
@@ -76,7 +75,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // socketIO is the /socket.io/ endpoint: origin check, body limit, then the engine.
 func (s *Server) socketIO() http.Handler {
 	eng := http.Handler(s.engine)
-	return s.checkOrigin(limitBody(s.cfg.MaxMessageBytes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.checkOrigin(s.limitBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), serverKey{}, s))
 		if websocket.IsWebSocketUpgrade(r) {
 			eng.ServeHTTP(&upgradeWriter{ResponseWriter: w}, r)
@@ -135,13 +134,14 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		next(socket.NewExtendedError(err.Error(), nil))
 		return
 	}
-	if c.admitted.CompareAndSwap(false, true) {
-		if reason, err := s.limits.admit(c.ip, time.Now()); err != nil {
-			c.admitted.Store(false)
-			s.refuse(c, reason, err)
-			next(socket.NewExtendedError(err.Error(), nil))
-			return
-		}
+	if c.refusal != nil { // counted and logged when the connection came in
+		next(socket.NewExtendedError(c.refusal.Error(), nil))
+		return
+	}
+	if err := s.boards.roomFor(boardOf(sock)); err != nil {
+		s.refuse(c, "max_boards", err)
+		next(socket.NewExtendedError(err.Error(), nil))
+		return
 	}
 	next(nil)
 }
@@ -166,12 +166,13 @@ func (s *Server) onConnection(args ...any) {
 	c := clientOf(sock.Conn())
 	sock.On("disconnect", func(...any) { c.leave() })
 	if err := c.bind(string(sock.Id()), boardOf(sock)); err != nil {
+		// Lost a race (a board filled up, or the client left meanwhile).
 		c.emit(EventRejected, map[string]any{"event": "connect", "reason": err.Error(), "dropped": 1})
-		s.log.Info("refused connection", "reason", err.Error(), "ip", c.ip)
+		s.refuse(c, "max_boards", err)
 		sock.Disconnect(true)
 		return
 	}
-	if !sock.Connected() { // it left before we got here
+	if !sock.Connected() || c.conn.ReadyState() == "closed" { // it left before we got here
 		c.leave()
 	}
 }

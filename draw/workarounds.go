@@ -118,13 +118,15 @@ func isJSONObject(b []byte) bool {
 // The engine checks Content-Length only, so a chunked POST of any size is read
 // into memory. limitBody refuses a body over the limit having buffered at most
 // limit+1 bytes.
-func limitBody(limit int64, next http.Handler) http.Handler {
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	limit := s.cfg.MaxMessageBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		tooLarge := func() {
+			s.metrics.dropped.WithLabelValues(dropSize).Inc()
 			http.Error(w, fmt.Sprintf("message too large: the limit is %d bytes", limit), http.StatusRequestEntityTooLarge)
 		}
 		if r.ContentLength > limit {
