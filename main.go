@@ -140,7 +140,7 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 	intFlag(&cfg.SendQueue, "send-queue", "SEND_QUEUE", draw.DefaultSendQueue, "frames queued per receiver before cursor moves are shed")
 	durFlag(&cfg.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", draw.DefaultWriteTimeout, "a receiver that takes no bytes this long is disconnected")
 	durFlag(&cfg.FlushInterval, "flush-interval", "FLUSH_INTERVAL", draw.DefaultFlushInterval, "how long frames gather before one write to a receiver")
-	intFlag(&cfg.MaxConnections, "max-connections", "MAX_CONNECTIONS", draw.DefaultMaxConnections, "sockets at once, 0 for no limit")
+	intFlag(&cfg.MaxConnections, "max-connections", "MAX_CONNECTIONS", draw.DefaultMaxConnections, "connections at once, negative for no limit")
 	intFlag(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", draw.DefaultMaxConnectionsPerIP, "sockets at once from one IP, 0 for no limit")
 	floatFlag(&cfg.HandshakesPerIPPerSecond, "handshakes-per-ip", "HANDSHAKES_PER_IP", draw.DefaultHandshakesPerIPPerSecond, "new sockets per second from one IP, 0 for no limit")
 	intFlag(&cfg.MaxBoards, "max-boards", "MAX_BOARDS", draw.DefaultMaxBoards, "boards open at once")

@@ -33,6 +33,8 @@ type client struct {
 	admitted  atomic.Bool // holds a slot in srv.limits
 	refusal   error       // why the limits refused this connection; set at creation
 	closeOnce sync.Once
+	// slowDropped: this long-polling receiver was disconnected for lagging
+	slowDropped atomic.Bool
 
 	// Set at bind, read-only after.
 	id    string
@@ -125,9 +127,11 @@ func (c *client) send(f *frame, volatile bool) (queued bool) {
 			c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
 			return false
 		}
-		c.srv.log.Warn("dropped client", "reason", "slow consumer: polling backlog full", "id", c.id, "queue", limit)
-		c.srv.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
-		c.conn.Close(true)
+		if c.slowDropped.CompareAndSwap(false, true) { // several senders may get here at once
+			c.srv.log.Warn("dropped client", "reason", "slow consumer: polling backlog full", "id", c.id, "queue", limit)
+			c.srv.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+			c.conn.Close(true)
+		}
 		return false
 	}
 	// Checked before the write: once the upgrade happened, this write goes

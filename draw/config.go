@@ -33,8 +33,9 @@ type Config struct {
 	// FlushInterval is how long a receiver's frames may gather before they
 	// leave in one write (fewer syscalls under load, at most this much latency).
 	FlushInterval time.Duration
-	// MaxConnections and MaxConnectionsPerIP cap concurrent sockets; 0 = no cap.
-	MaxConnections      int
+	// MaxConnections caps concurrent connections (negative: no cap).
+	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent connections from one IP; 0 = no cap.
 	MaxConnectionsPerIP int
 	// HandshakesPerIPPerSecond limits new connections from one address.
 	HandshakesPerIPPerSecond float64
@@ -84,6 +85,7 @@ func (c Config) withDefaults() Config {
 	seti(&c.EventBurst, DefaultEventBurst)
 	seti(&c.SendQueue, DefaultSendQueue)
 	seti(&c.MaxBoards, DefaultMaxBoards)
+	seti(&c.MaxConnections, DefaultMaxConnections)
 	if c.EventsPerSecond == 0 {
 		c.EventsPerSecond = DefaultEventsPerSecond
 	}

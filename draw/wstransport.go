@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,8 +51,8 @@ type wsTransport struct {
 	owner *Server // nil outside a Server (then defaults apply)
 
 	mu       sync.Mutex
-	queue    [][]byte // complete frames waiting for the flusher
-	spare    [][]byte // the flusher's previous batch, reused
+	queue    []queued // complete frames waiting for the flusher
+	spare    []queued // the flusher's previous batch, reused
 	flushing bool     // a flusher goroutine is running
 	closing  bool     // DoClose was called: flush, then close
 	dead     bool     // the connection is gone or was dropped
@@ -171,9 +172,10 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 	t.Emit("drain") // lets the engine release its per-flush callback slot
 }
 
-// enqueue queues a complete frame. A full queue drops a volatile frame (the
-// receiver just misses a cursor move) and drops the receiver for anything
-// else. It never blocks the caller.
+// enqueue queues a complete frame without ever blocking the caller. When
+// the queue is full, cursor moves (volatile) are shed first: a new one is
+// dropped, and anything else takes the place of the oldest queued one. A
+// receiver whose queue holds nothing but frames it must get is dropped.
 func (t *wsTransport) enqueue(f []byte, volatile bool) (sent bool) {
 	limit, _, _ := t.settings()
 	t.mu.Lock()
@@ -187,22 +189,33 @@ func (t *wsTransport) enqueue(f []byte, volatile bool) (sent bool) {
 			t.countDrop(dropSlow)
 			return false
 		}
-		t.dead = true
-		t.mu.Unlock()
-		if t.owner != nil {
-			t.owner.log.Warn("dropped client", "reason", "slow consumer: send queue full", "sid", t.Sid(), "queue", limit)
-			t.owner.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+		i := slices.IndexFunc(t.queue, func(q queued) bool { return q.volatile })
+		if i < 0 {
+			t.dead = true
+			t.mu.Unlock()
+			if t.owner != nil {
+				t.owner.log.Warn("dropped client", "reason", "slow consumer: send queue full", "sid", t.Sid(), "queue", limit)
+				t.owner.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
+			}
+			t.net.Close()
+			return false
 		}
-		t.net.Close()
-		return false
+		t.queue = slices.Delete(t.queue, i, i+1)
+		t.countDrop(dropSlow)
 	}
-	t.queue = append(t.queue, f)
+	t.queue = append(t.queue, queued{f, volatile})
 	if !t.flushing {
 		t.flushing = true
 		go t.flush()
 	}
 	t.mu.Unlock()
 	return true
+}
+
+// queued is one frame waiting in a send queue.
+type queued struct {
+	frame    []byte
+	volatile bool
 }
 
 func (t *wsTransport) countDrop(reason string) {
@@ -238,8 +251,8 @@ func (t *wsTransport) flush() {
 
 		bp := writeBuffers.Get().(*[]byte)
 		buf := (*bp)[:0]
-		for _, f := range batch {
-			buf = append(buf, f...)
+		for _, q := range batch {
+			buf = append(buf, q.frame...)
 		}
 		// Renewing the deadline costs a syscall-sized lock dance; doing it
 		// when half of it is used still bounds every write by writeTimeout/2.
