@@ -2,7 +2,6 @@ package draw
 
 import (
 	"errors"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,7 +201,6 @@ func (c *client) leave() {
 	c.tellBoard(newFrame(encodeEvent(EventClientDisconnect, c.id)), false)
 }
 
-func (c *client) logger() *slog.Logger { return c.srv.log.With("id", c.id, "ip", c.ip) }
 
 // tokenBucket limits one client's events. Only the client's reader touches it.
 type tokenBucket struct {
