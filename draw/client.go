@@ -201,7 +201,6 @@ func (c *client) leave() {
 	c.tellBoard(newFrame(encodeEvent(EventClientDisconnect, c.id)), false)
 }
 
-
 // tokenBucket limits one client's events. Only the client's reader touches it.
 type tokenBucket struct {
 	rate, burst, tokens float64
