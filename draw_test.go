@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -556,7 +555,7 @@ func badCases() []badCase {
 // listener hears) or be gone (the listener's first event is its
 // clientdisconnect); and a fresh pair of clients must relay.
 func TestBadInput(t *testing.T) {
-	if inChild(t) {
+	if inChildProcess(t) {
 		return
 	}
 	srv := startServer(t, testConfig(t))
@@ -698,7 +697,7 @@ func checkRejected(t *testing.T, arg json.RawMessage) {
 // and with a Content-Length: the server must answer 413 without reading it
 // into memory, and keep working.
 func TestOversizedPollingPost(t *testing.T) {
-	if inChild(t) {
+	if inChildProcess(t) {
 		return
 	}
 	srv := startServer(t, testConfig(t))
@@ -1159,28 +1158,6 @@ func httpDo(t testing.TB, method, u, body string) string {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-// inChild runs the calling test in a child test process, so that a server
-// panic (a goroutine nobody recovers kills the process) fails this test
-// alone, with its output, instead of the whole test binary. It returns true
-// in the parent, which then has nothing more to do.
-func inChild(t *testing.T) bool {
-	t.Helper()
-	const env = "DRAW_E2E_CHILD"
-	if os.Getenv(env) == t.Name() {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), env+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in a child process: %v\n%s", t.Name(), err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("child process:\n%s", out)
-	}
-	return true
-}
 
 // decodeLastLine decodes the last non-empty line of a script's output.
 func decodeLastLine(t testing.TB, out []byte, v any) {

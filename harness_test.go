@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"testing"
 	"time"
 
@@ -85,3 +86,25 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = testLogWriter{}
+
+// inChildProcess runs the calling test alone in a child test process, so a
+// server panic (a goroutine nobody recovers kills the process) fails this
+// test only, and goroutine and heap measurements see nothing left by other
+// tests. It returns true in the parent, which then has nothing more to do.
+func inChildProcess(t *testing.T) bool {
+	t.Helper()
+	const env = "DRAW_TEST_CHILD"
+	if os.Getenv(env) == t.Name() {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), env+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in a child process: %v\n%s", t.Name(), err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("child process:\n%s", out)
+	}
+	return true
+}

@@ -568,7 +568,7 @@ func limMoveXY(msg string) (x, y int, ok bool) {
 // send queues allow, and the stalled readers, once they read again, get an
 // in-order subset of the moves and catch up.
 func TestLimitsSlowReader(t *testing.T) {
-	if limIsolated(t) {
+	if inChildProcess(t) {
 		return
 	}
 	const (
@@ -948,7 +948,7 @@ func TestLimitsStalledReaderDropped(t *testing.T) {
 // Leaks: 1000 connect/disconnect cycles per transport
 
 func TestLimitsLeak(t *testing.T) {
-	if limIsolated(t) {
+	if inChildProcess(t) {
 		return
 	}
 	const (
@@ -1810,27 +1810,6 @@ func limLiveHeap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
-}
-
-// limIsolated runs the calling test alone in a child test process, so its
-// goroutine and heap measurements see nothing left by other tests. It returns
-// true in the parent, which then has nothing more to do.
-func limIsolated(t *testing.T) bool {
-	t.Helper()
-	const env = "DRAW_LIMITS_CHILD"
-	if os.Getenv(env) == t.Name() {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1", "-test.timeout=4m")
-	cmd.Env = append(os.Environ(), env+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in a child process: %v\n%s", t.Name(), err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("child process:\n%s", out)
-	}
-	return true
 }
 
 // limNode is a running Node script that talks in JSON lines.

@@ -70,37 +70,28 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	set := func(v *int64, d int64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	set(&c.MaxMessageBytes, DefaultMaxMessageBytes)
-	seti := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	seti(&c.MaxExtraBytes, DefaultMaxExtraBytes)
-	seti(&c.EventBurst, DefaultEventBurst)
-	seti(&c.SendQueue, DefaultSendQueue)
-	seti(&c.MaxBoards, DefaultMaxBoards)
-	seti(&c.MaxConnections, DefaultMaxConnections)
-	if c.EventsPerSecond == 0 {
-		c.EventsPerSecond = DefaultEventsPerSecond
-	}
-	setd := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setd(&c.WriteTimeout, DefaultWriteTimeout)
-	setd(&c.FlushInterval, DefaultFlushInterval)
-	setd(&c.PingInterval, DefaultPingInterval)
-	setd(&c.PingTimeout, DefaultPingTimeout)
-	setd(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	orDefault(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	orDefault(&c.MaxExtraBytes, DefaultMaxExtraBytes)
+	orDefault(&c.EventsPerSecond, DefaultEventsPerSecond)
+	orDefault(&c.EventBurst, DefaultEventBurst)
+	orDefault(&c.SendQueue, DefaultSendQueue)
+	orDefault(&c.MaxBoards, DefaultMaxBoards)
+	orDefault(&c.MaxConnections, DefaultMaxConnections)
+	orDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&c.FlushInterval, DefaultFlushInterval)
+	orDefault(&c.PingInterval, DefaultPingInterval)
+	orDefault(&c.PingTimeout, DefaultPingTimeout)
+	orDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// orDefault replaces a zero setting with its default.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
