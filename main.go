@@ -119,25 +119,13 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 
 	var errs []error
 	intFlag := func(p *int, name, envName string, def int, usage string) {
-		v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
-		}
-		fl.IntVar(p, name, v, usage+" (env "+envName+")")
+		envFlag(fl, &errs, p, name, envName, def, strconv.Atoi, usage)
 	}
 	durFlag := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
-		v, err := time.ParseDuration(env(envName, def.String()))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
-		}
-		fl.DurationVar(p, name, v, usage+" (env "+envName+")")
+		envFlag(fl, &errs, p, name, envName, def, time.ParseDuration, usage)
 	}
 	floatFlag := func(p *float64, name, envName string, def float64, usage string) {
-		v, err := strconv.ParseFloat(env(envName, strconv.FormatFloat(def, 'g', -1, 64)), 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", envName, err))
-		}
-		fl.Float64Var(p, name, v, usage+" (env "+envName+")")
+		envFlag(fl, &errs, p, name, envName, def, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, usage)
 	}
 	var maxMsg int
 	intFlag(&maxMsg, "max-message-bytes", "MAX_MESSAGE_BYTES", draw.DefaultMaxMessageBytes, "largest Engine.IO message, websocket frame or polling body")
@@ -148,8 +136,8 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 	durFlag(&cfg.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", draw.DefaultWriteTimeout, "a receiver that takes no bytes this long is disconnected")
 	durFlag(&cfg.FlushInterval, "flush-interval", "FLUSH_INTERVAL", draw.DefaultFlushInterval, "how long frames gather before one write to a receiver")
 	intFlag(&cfg.MaxConnections, "max-connections", "MAX_CONNECTIONS", draw.DefaultMaxConnections, "connections at once, negative for no limit")
-	intFlag(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", draw.DefaultMaxConnectionsPerIP, "sockets at once from one IP, 0 for no limit")
-	floatFlag(&cfg.HandshakesPerIPPerSecond, "handshakes-per-ip", "HANDSHAKES_PER_IP", draw.DefaultHandshakesPerIPPerSecond, "new sockets per second from one IP, 0 for no limit")
+	intFlag(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", draw.DefaultMaxConnectionsPerIP, "connections at once from one IP, 0 for no limit")
+	floatFlag(&cfg.HandshakesPerIPPerSecond, "handshakes-per-ip", "HANDSHAKES_PER_IP", draw.DefaultHandshakesPerIPPerSecond, "new connections per second from one IP, 0 for no limit")
 	intFlag(&cfg.MaxBoards, "max-boards", "MAX_BOARDS", draw.DefaultMaxBoards, "boards open at once")
 	durFlag(&cfg.PingInterval, "ping-interval", "PING_INTERVAL", draw.DefaultPingInterval, "Engine.IO heartbeat interval")
 	durFlag(&cfg.PingTimeout, "ping-timeout", "PING_TIMEOUT", draw.DefaultPingTimeout, "Engine.IO heartbeat timeout")
@@ -183,4 +171,24 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 		return cfg, "", 0, fmt.Errorf("-log-level: %v", err)
 	}
 	return cfg, *addr, level, nil
+}
+
+// envFlag defines a flag whose default is def, or the environment variable
+// envName when that is set; a bad environment value is reported in errs.
+func envFlag[T any](fl *flag.FlagSet, errs *[]error, p *T, name, envName string, def T, parse func(string) (T, error), usage string) {
+	*p = def
+	if s, ok := os.LookupEnv(envName); ok {
+		v, err := parse(s)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %v", envName, err))
+		}
+		*p = v
+	}
+	fl.Func(name, fmt.Sprintf("%s (env %s, default %v)", usage, envName, *p), func(s string) error {
+		v, err := parse(s)
+		if err == nil {
+			*p = v
+		}
+		return err
+	})
 }
