@@ -1,11 +1,9 @@
 package draw
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync/atomic"
 
@@ -84,33 +82,6 @@ func (s *Server) socketIO() http.Handler {
 		servePolling(eng, w, r)
 	})))
 }
-
-// upgradeWriter lets go of net/http's response once the connection is
-// hijacked: the engine keeps the handshake's writer for the connection's
-// whole life, and with it about 10 KiB of buffers nobody uses again.
-type upgradeWriter struct {
-	http.ResponseWriter
-	hijacked bool
-}
-
-func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := u.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("this connection cannot be upgraded")
-	}
-	conn, brw, err := h.Hijack()
-	if err == nil {
-		u.ResponseWriter, u.hijacked = hijackedWriter{}, true
-	}
-	return conn, brw, err
-}
-
-// hijackedWriter stands in for a response that no longer exists.
-type hijackedWriter struct{}
-
-func (hijackedWriter) Header() http.Header       { return http.Header{} }
-func (hijackedWriter) Write([]byte) (int, error) { return 0, http.ErrHijacked }
-func (hijackedWriter) WriteHeader(int)           {}
 
 // admit runs before a socket connects: it picks and checks the board and
 // applies the connection limits. A refusal reaches the client as
