@@ -258,6 +258,7 @@
   // ---------- remote users ----------
 
   const peers = new Map();   // id -> {name, color}, from presence/joined
+  let unlisted = 0;          // on the board but beyond the server's presence list cap
   const last = new Map();    // id -> {x, y, drawing}, the previous point of each user
   const pointers = new Map(); // id -> {el, label, timer}
 
@@ -403,7 +404,9 @@
 
   socket.on("presence", (d) => {
     peers.clear();
-    for (const u of (d && Array.isArray(d.users) ? d.users : [])) addPeer(u);
+    const users = d && Array.isArray(d.users) ? d.users : [];
+    for (const u of users) addPeer(u);
+    unlisted = Math.max(0, ((d && d.count) | 0) - users.length);
     renderPeople();
   });
 
@@ -426,7 +429,7 @@
   function renderPeople() {
     const list = $("people");
     const others = [...peers.entries()];
-    const count = others.length + 1;
+    const count = others.length + unlisted + 1;
     const countEl = $("people-count");
     countEl.textContent = count === 1 ? "Only you here" : count + " people here";
     countEl.dataset.count = String(count);
