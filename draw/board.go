@@ -24,12 +24,16 @@ func CheckBoardName(name string) error {
 	return nil
 }
 
-// board is a set of clients that see each other's drawing. The member list is
-// copy-on-write: the relay reads a snapshot without locking, joins and leaves
-// (rare) replace it.
+// board is a set of clients that see each other's drawing. The relay reads
+// the member list without locking. Neither a join nor a leave copies it, so a
+// crowd arriving or leaving at once costs linear, not quadratic, work: a join
+// appends in place (a reader's older, shorter view never looks past its own
+// end), a leave only counts the member as gone (client.gone, which every
+// reader skips), and the list is rebuilt once more than half of it is gone.
 type board struct {
 	name    string
 	members atomic.Pointer[[]*client]
+	gone    int // members still listed but gone; under boards.mu
 }
 
 func (b *board) snapshot() []*client {
@@ -43,7 +47,7 @@ func (b *board) snapshot() []*client {
 func (b *board) broadcast(f *frame, from *client, volatile bool) int {
 	n := 0
 	for _, m := range b.snapshot() {
-		if m != from && m.send(f, volatile) {
+		if m != from && !m.gone.Load() && m.send(f, volatile) {
 			n++
 		}
 	}
@@ -92,19 +96,30 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 		b = &board{name: name}
 		bs.m[name] = b
 	}
-	next := append(slices.Clone(b.snapshot()), c)
+	next := append(b.snapshot(), c)
 	b.members.Store(&next)
 	return b, nil
 }
 
-// leave removes c from b and forgets b once it is empty.
+// leave counts c, already marked gone, out of b; it forgets b once nobody is
+// left and rebuilds the list once more than half of it is gone.
 func (bs *boards) leave(b *board, c *client) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	next := slices.DeleteFunc(slices.Clone(b.snapshot()), func(m *client) bool { return m == c })
-	b.members.Store(&next)
-	if len(next) == 0 && bs.m[b.name] == b {
-		delete(bs.m, b.name)
+	c.counted = true
+	b.gone++
+	cur := b.snapshot()
+	live := len(cur) - b.gone
+	if live == 0 {
+		if bs.m[b.name] == b {
+			delete(bs.m, b.name)
+		}
+		return
+	}
+	if b.gone > live {
+		next := slices.DeleteFunc(slices.Clone(cur), func(m *client) bool { return m.counted })
+		b.members.Store(&next)
+		b.gone = 0
 	}
 }
 

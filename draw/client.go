@@ -29,6 +29,7 @@ type client struct {
 	left      bool
 	joined    bool
 	gone      atomic.Bool // left its board: ignore whatever it still sends
+	counted   bool        // counted out of its board's list; under boards.mu
 	admitted  atomic.Bool // holds a slot in srv.limits
 	refusal   error       // why the limits refused this connection; set at creation
 	closeOnce sync.Once

@@ -176,7 +176,7 @@ const maxPresenceList = 200
 func (c *client) sendPresence() {
 	users, count := []user{}, 0
 	for _, m := range c.board.snapshot() {
-		if m == c {
+		if m == c || m.gone.Load() {
 			continue
 		}
 		if count++; len(users) < maxPresenceList {
@@ -190,7 +190,7 @@ func (c *client) sendPresence() {
 func (c *client) tellPresence(f *frame) {
 	n := 0
 	for _, m := range c.board.snapshot() {
-		if m != c && m.wantsPresence.Load() && m.send(f, false) {
+		if m != c && !m.gone.Load() && m.wantsPresence.Load() && m.send(f, false) {
 			n++
 		}
 	}
