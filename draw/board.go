@@ -101,9 +101,10 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 	return b, nil
 }
 
-// leave counts c, already marked gone, out of b; it forgets b once nobody is
-// left and rebuilds the list once more than half of it is gone.
-func (bs *boards) leave(b *board, c *client) {
+// leave counts c, already marked gone, out of b and says how many members
+// remain. It forgets b once nobody is left and rebuilds the list once more
+// than half of it is gone.
+func (bs *boards) leave(b *board, c *client) (remaining int) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	c.counted = true
@@ -114,13 +115,14 @@ func (bs *boards) leave(b *board, c *client) {
 		if bs.m[b.name] == b {
 			delete(bs.m, b.name)
 		}
-		return
+		return 0
 	}
 	if b.gone > live {
 		next := slices.DeleteFunc(slices.Clone(cur), func(m *client) bool { return m.counted })
 		b.members.Store(&next)
 		b.gone = 0
 	}
+	return live
 }
 
 // tellBoard sends f to everyone else on c's board.

@@ -198,7 +198,14 @@ func (c *client) leave() {
 	if !c.joined {
 		return
 	}
-	c.srv.boards.leave(c.board, c)
+	remaining := c.srv.boards.leave(c.board, c)
+	// At shutdown everyone leaves at once and each departure is news to all
+	// who remain: N² notices, 50 million for 10,000 on one board. Nobody is
+	// sent more of them than its send queue holds; their own disconnect
+	// tells them the rest.
+	if remaining == 0 || (!c.srv.ready.Load() && remaining >= c.srv.cfg.SendQueue) {
+		return
+	}
 	c.tellBoard(newFrame(encodeEvent(EventClientDisconnect, c.id)), false)
 }
 

@@ -25,7 +25,7 @@ type Server struct {
 	boards  *boards
 	limits  *connLimits
 	metrics *metrics
-	ready   atomic.Bool
+	ready   atomic.Bool // false once Shutdown begins
 }
 
 // serverKey marks requests with their Server, for the process-wide transport.

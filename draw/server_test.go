@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -96,5 +97,86 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	}
 	if dropped == 0 {
 		t.Error("no drop was counted for the slow reader")
+	}
+}
+
+// shutdownNotices connects n clients to one board, shuts the server down and
+// returns how many clientdisconnect notices each received before its own
+// connection ended, and how many receivers were dropped as too slow.
+func shutdownNotices(t *testing.T, n int, cfg Config) (notices []int, slowDrops float64) {
+	s, base := startTestServer(t, cfg)
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = connect(t, base)
+	}
+	notices = make([]int, n)
+	done := make(chan struct{})
+	for i, c := range clients {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+				_, b, err := c.conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				if strings.HasPrefix(string(b), `42["clientdisconnect"`) {
+					notices[i]++
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	for range clients {
+		<-done
+	}
+	mf, _ := s.metrics.registry.Gather()
+	for _, f := range mf {
+		if f.GetName() == "draw_dropped_total" {
+			for _, m := range f.Metric {
+				if m.GetLabel()[0].GetValue() == dropSlowClient {
+					slowDrops += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return notices, slowDrops
+}
+
+// At shutdown everyone leaves at once. On a board bigger than the send
+// queue, telling everyone about everyone would be N² notices, more than any
+// queue holds: nobody gets more than its queue holds, and nobody is dropped
+// as a slow consumer on the way out.
+func TestShutdownNoticesBounded(t *testing.T) {
+	const queue = 8
+	notices, slow := shutdownNotices(t, 40, Config{SendQueue: queue})
+	for i, got := range notices {
+		if got >= queue {
+			t.Errorf("client %d got %d departure notices at shutdown; its queue of %d holds fewer", i, got, queue)
+		}
+	}
+	if slow != 0 {
+		t.Errorf("%v clients dropped as slow consumers during shutdown", slow)
+	}
+}
+
+// On a board that fits the send queue, shutdown still announces departures
+// (a page written for the original relies on clientdisconnect to remove a
+// peer's pointer).
+func TestShutdownAnnouncesOnSmallBoards(t *testing.T) {
+	const n = 5
+	notices, _ := shutdownNotices(t, n, Config{})
+	total := 0
+	for _, got := range notices {
+		total += got
+	}
+	// The sockets close one after another: each departure reaches everyone
+	// still connected.
+	if total != n*(n-1)/2 {
+		t.Errorf("departure notices at shutdown: %v, want %d in all", notices, n*(n-1)/2)
 	}
 }
