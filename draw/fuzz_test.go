@@ -24,9 +24,13 @@ type fakeConn struct {
 	out           []string
 }
 
-func newFakeConn() *fakeConn {
-	return &fakeConn{req: types.NewHttpContext(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/", nil))}
-}
+// fakeRequest is every fakeConn's handshake request: each HttpContext runs a
+// goroutine until its request ends, so one per fuzz input would pile up.
+var fakeRequest = sync.OnceValue(func() *types.HttpContext {
+	return types.NewHttpContext(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/", nil))
+})
+
+func newFakeConn() *fakeConn { return &fakeConn{req: fakeRequest()} }
 func (f *fakeConn) Request() *types.HttpContext                   { return f.req }
 func (f *fakeConn) Transport() transports.Transport               { return nil }
 func (f *fakeConn) On(types.EventName, ...types.Listener) error   { return nil }
