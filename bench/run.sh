@@ -4,7 +4,7 @@
 # per cell. Server on CPU 0, load tester on CPU 1. Writes
 # bench/results/{results.json,results.md,chart.svg,profile-ours-1000.txt};
 # raw per-run JSON and logs go to bench/results/raw/ (not committed).
-# Takes about 8 minutes. Knobs (environment): BENCH_CLIENTS, BENCH_SENDERS,
+# Takes about 5 minutes. Knobs (environment): BENCH_CLIENTS, BENCH_SENDERS,
 # BENCH_RATE, BENCH_DURATION, BENCH_WARMUP, BENCH_IDLE, BENCH_SERVERS,
 # BENCH_SKIP_IDLE=1, BENCH_SKIP_PROFILE=1.
 set -euo pipefail
