@@ -30,7 +30,7 @@ var fakeRequest = sync.OnceValue(func() *types.HttpContext {
 	return types.NewHttpContext(httptest.NewRecorder(), httptest.NewRequest("GET", "/socket.io/", nil))
 })
 
-func newFakeConn() *fakeConn { return &fakeConn{req: fakeRequest()} }
+func newFakeConn() *fakeConn                                      { return &fakeConn{req: fakeRequest()} }
 func (f *fakeConn) Request() *types.HttpContext                   { return f.req }
 func (f *fakeConn) Transport() transports.Transport               { return nil }
 func (f *fakeConn) On(types.EventName, ...types.Listener) error   { return nil }
