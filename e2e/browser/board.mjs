@@ -2,7 +2,7 @@
 // sender's colour, the remote pointer is labelled with the sender's name, and
 // closing the sender's page removes its pointer and updates presence.
 import {
-  main, launch, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk, pointerCount,
+  main, launch, freshBoard, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk, pointerCount,
 } from "./lib.mjs";
 
 const COLOR = "#0b6e4f"; // not in the palette, not the default
@@ -11,8 +11,8 @@ const NAME = "Alice";
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
-  const board = `t-${Math.random().toString(36).slice(2, 10)}`;
-  const url = `${base}/b/${board}`;
+  const url = freshBoard(base, "t");
+  const board = url.split("/b/")[1];
   const a = await openPage(browser, url);
   const b = await openPage(browser, url);
   await waitConnected(a, "the first page");

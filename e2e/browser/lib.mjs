@@ -37,6 +37,11 @@ export async function launch() {
   });
 }
 
+// The URL of a board nobody else uses, so runs and scripts never meet.
+export function freshBoard(base, prefix) {
+  return `${base}/b/${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
 // A fresh browser context (own storage, so own name/colour) with one page.
 // Page errors are collected so a test can report them.
 export async function openPage(browser, url, contextOptions = {}) {

@@ -5,7 +5,7 @@
 // Protocol with the test: when both pages are connected the script prints
 // {"phase":"ready"}; the test then restarts the server on the same address.
 import {
-  main, launch, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk,
+  main, launch, freshBoard, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk,
 } from "./lib.mjs";
 
 const COLOR = "#be123c";
@@ -14,7 +14,7 @@ const NAME = "Rita";
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
-  const url = `${base}/b/again-${Math.random().toString(36).slice(2, 10)}`;
+  const url = freshBoard(base, "again");
   const a = await openPage(browser, url);
   const b = await openPage(browser, url);
   await waitConnected(a, "the first page");

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  main, launch, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, waitInk, boardToClient,
+  main, launch, freshBoard, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, waitInk, boardToClient,
 } from "./lib.mjs";
 
 const outDir = process.argv[3] || "test-artifacts";
@@ -35,7 +35,7 @@ function spiral(cx, cy, r0, r1, turns, steps) {
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
-  const url = `${base}/b/sketch-${Math.random().toString(36).slice(2, 8)}`;
+  const url = freshBoard(base, "sketch");
   const ada = await openPage(browser, url);
   const grace = await openPage(browser, url);
 

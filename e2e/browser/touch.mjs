@@ -1,13 +1,13 @@
 // A finger drag on a touch screen draws on another page, and the touched
 // page neither scrolls nor zooms.
-import { main, launch, openPage, waitConnected, waitUntil, touchStroke, line, waitInk } from "./lib.mjs";
+import { main, launch, freshBoard, openPage, waitConnected, waitUntil, touchStroke, line, waitInk } from "./lib.mjs";
 
 const COLOR = "#7c2d12";
 
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
-  const url = `${base}/b/touch-${Math.random().toString(36).slice(2, 10)}`;
+  const url = freshBoard(base, "touch");
   const phone = await openPage(browser, url, {
     viewport: { width: 844, height: 390 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2,
   });

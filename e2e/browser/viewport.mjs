@@ -1,7 +1,7 @@
 // Two windows of different sizes and pixel densities: a stroke lands at the
 // same board coordinates on the receiver as where it was drawn.
 import {
-  main, launch, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk, inkIn, poll,
+  main, launch, freshBoard, openPage, waitConnected, waitUntil, hoverUntilSeen, mouseStroke, line, waitInk, inkIn, poll,
 } from "./lib.mjs";
 
 const COLOR = "#1d4ed8";
@@ -10,7 +10,7 @@ const WIDTH = 8;
 await main(async (base, onExit) => {
   const browser = await launch();
   onExit(browser);
-  const url = `${base}/b/sizes-${Math.random().toString(36).slice(2, 10)}`;
+  const url = freshBoard(base, "sizes");
   const wide = await openPage(browser, url, { viewport: { width: 1600, height: 900 } });
   const small = await openPage(browser, url, { viewport: { width: 700, height: 900 }, deviceScaleFactor: 2 });
   await waitConnected(wide, "the wide page");
