@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/drawing/draw/draw"
+	"github.com/drawing/draw/draw/sqlite"
 	"github.com/drawing/draw/loadtest"
 )
 
@@ -51,7 +52,7 @@ func run(args []string) int {
 		// clients and saves ~20% of memory (docs/BENCHMARK.md).
 		debug.SetGCPercent(50)
 	}
-	cfg, addr, level, err := parseFlags(args)
+	cfg, addr, dbPath, level, err := parseFlags(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -62,6 +63,18 @@ func run(args []string) int {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
 	cfg.Public = publicFS()
+	if dbPath != memoryDB {
+		store, err := sqlite.Open(dbPath)
+		if err != nil {
+			log.Error("cannot open the database", "db", dbPath, "err", err)
+			return 1
+		}
+		defer store.Close()
+		cfg.Store = store
+		log.Info("boards are kept in", "db", dbPath)
+	} else {
+		log.Warn("boards are kept in memory only: they are gone when the server stops", "db", dbPath)
+	}
 
 	srv, err := draw.New(cfg)
 	if err != nil {
@@ -101,17 +114,20 @@ func run(args []string) int {
 	return 0
 }
 
+// memoryDB is the -db value that keeps boards in memory only.
+const memoryDB = ":memory:"
+
 // parseFlags reads flags, each with an environment variable as its default.
-func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
+func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Level, err error) {
 	fl := flag.NewFlagSet("draw-server", flag.ContinueOnError)
-	var cfg draw.Config
 	env := func(name, def string) string {
 		if v, ok := os.LookupEnv(name); ok {
 			return v
 		}
 		return def
 	}
-	addr := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
+	addrFlag := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
+	dbFlag := fl.String("db", env("DB", "draw.db"), "SQLite file that keeps the boards (created if missing; a file: URI may add _pragma options), or :memory: to keep them in memory only (env DB)")
 	levelName := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", "node_modules/socket.io-client/dist"), "directory of the socket.io-client bundle (env CLIENT_DIST)")
 	pprofAddr := fl.String("pprof", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env PPROF_ADDR; off when empty)")
@@ -142,15 +158,19 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 	durFlag(&cfg.PingInterval, "ping-interval", "PING_INTERVAL", draw.DefaultPingInterval, "Engine.IO heartbeat interval")
 	durFlag(&cfg.PingTimeout, "ping-timeout", "PING_TIMEOUT", draw.DefaultPingTimeout, "Engine.IO heartbeat timeout")
 	durFlag(&cfg.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", draw.DefaultShutdownTimeout, "how long a graceful shutdown may take")
+	intFlag(&cfg.MaxBoardSegments, "max-board-segments", "MAX_BOARD_SEGMENTS", draw.DefaultMaxBoardSegments, "segments a board keeps since its last clear; beyond it drawing is refused until someone clears")
+	durFlag(&cfg.BoardTTL, "board-ttl", "BOARD_TTL", 0, "delete boards nobody has drawn on for this long, e.g. 720h; 0 keeps them forever")
 
-	if err := fl.Parse(args); err != nil {
-		return cfg, "", 0, err
+	if err = fl.Parse(args); err != nil {
+		return
 	}
 	if len(errs) > 0 {
-		return cfg, "", 0, errors.Join(errs...)
+		err = errors.Join(errs...)
+		return
 	}
 	if fl.NArg() > 0 {
-		return cfg, "", 0, fmt.Errorf("unexpected argument %q (see -h)", fl.Arg(0))
+		err = fmt.Errorf("unexpected argument %q (see -h)", fl.Arg(0))
+		return
 	}
 	cfg.MaxMessageBytes = int64(maxMsg)
 	if *pprofAddr != "" {
@@ -166,11 +186,11 @@ func parseFlags(args []string) (draw.Config, string, slog.Level, error) {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSpace(o))
 		}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*levelName)); err != nil {
-		return cfg, "", 0, fmt.Errorf("-log-level: %v", err)
+	if err = level.UnmarshalText([]byte(*levelName)); err != nil {
+		err = fmt.Errorf("-log-level: %v", err)
+		return
 	}
-	return cfg, *addr, level, nil
+	return cfg, *addrFlag, *dbFlag, level, nil
 }
 
 // envFlag defines a flag whose default is def, or the environment variable

@@ -34,6 +34,7 @@ type board struct {
 	name    string
 	members atomic.Pointer[[]*client]
 	gone    int // members still listed but gone; under boards.mu
+	log     *boardLog
 }
 
 func (b *board) snapshot() []*client {
@@ -54,6 +55,18 @@ func (b *board) broadcast(f *frame, from *client, volatile bool) int {
 	return n
 }
 
+// broadcastSynced hands f to every member that synced with the board's log,
+// the sender included: for it the frame is the acknowledgement.
+func (b *board) broadcastSynced(f *frame) int {
+	n := 0
+	for _, m := range b.snapshot() {
+		if m.synced.Load() && !m.gone.Load() && m.send(f, false) {
+			n++
+		}
+	}
+	return n
+}
+
 // boards is the registry of boards that have members. Only it changes member
 // lists, under its lock.
 type boards struct {
@@ -63,6 +76,17 @@ type boards struct {
 }
 
 func newBoards(max int) *boards { return &boards{m: make(map[string]*board), max: max} }
+
+// all lists the boards that have members.
+func (bs *boards) all() []*board {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	out := make([]*board, 0, len(bs.m))
+	for _, b := range bs.m {
+		out = append(out, b)
+	}
+	return out
+}
 
 func (bs *boards) count() int {
 	bs.mu.Lock()
@@ -94,6 +118,7 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 			return nil, errTooManyBoards(bs.max)
 		}
 		b = &board{name: name}
+		b.log = &boardLog{name: name, board: b}
 		bs.m[name] = b
 	}
 	next := append(b.snapshot(), c)

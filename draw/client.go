@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type client struct {
 	id    string
 	board *board
 
+	synced atomic.Bool // sent sync: gets the board's ops
+	author string      // public author id from its sync; the reader's
+	rec    recorder    // a classic client's drawing; the reader's
+
 	wantsPresence atomic.Bool // said hello: gets presence and joined events
 	presenceMu    sync.Mutex
 	name, color   string // what the client said in its last hello
@@ -56,6 +61,9 @@ type client struct {
 }
 
 const maxEarlyEvents = 256
+
+// loadTimeout bounds reading a board's history at its first join.
+const loadTimeout = 30 * time.Second
 
 // refusedGrace is how long a connection over a limit stays open: long
 // enough for its CONNECT to be answered with the reason, no longer.
@@ -177,6 +185,12 @@ func (c *client) bind(id, boardName string) error {
 		return err
 	}
 	c.board, c.joined = b, true
+	// Before any of its events: they may need the board's history.
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	if err := b.log.load(ctx, c.srv.history); err != nil {
+		c.srv.log.Error("cannot load a board; it works live only until a later join loads it", "board", b.name, "err", err)
+	}
 	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
 	for _, data := range c.early {
 		c.event(data)

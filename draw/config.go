@@ -49,6 +49,13 @@ type Config struct {
 	PingTimeout  time.Duration
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+
+	// Store keeps the boards' logs; nil keeps them in memory only.
+	Store Store
+	// MaxBoardSegments caps the segments a board stores since its last clear.
+	MaxBoardSegments int
+	// BoardTTL deletes boards nobody has drawn on for this long; 0 keeps them.
+	BoardTTL time.Duration
 }
 
 // Defaults, documented in the README's configuration table.
@@ -67,6 +74,7 @@ const (
 	DefaultPingInterval             = 25 * time.Second
 	DefaultPingTimeout              = 20 * time.Second
 	DefaultShutdownTimeout          = 10 * time.Second
+	DefaultMaxBoardSegments         = 200000 // ~3 hours of one person drawing; ~2 MB to a late joiner
 )
 
 func (c Config) withDefaults() Config {
@@ -82,6 +90,10 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.PingInterval, DefaultPingInterval)
 	orDefault(&c.PingTimeout, DefaultPingTimeout)
 	orDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	orDefault(&c.MaxBoardSegments, DefaultMaxBoardSegments)
+	if c.Store == nil {
+		c.Store = NewMemoryStore()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

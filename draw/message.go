@@ -77,25 +77,40 @@ func parseEvent(data []byte) (string, []json.RawMessage, error) {
 	return name, arr[1:], nil
 }
 
+// move is what the recorder needs of a mousemove.
+type move struct {
+	x, y         float64
+	drawing      bool
+	color, width json.RawMessage // as sent, if sent
+}
+
 // encodeMoving validates a mousemove argument and returns the Socket.IO
 // packet `2["moving",{...same fields..., "id": id}]`. Extra fields pass
 // through unchanged; a client-supplied id is replaced.
-func encodeMoving(arg json.RawMessage, id string, maxBytes int) ([]byte, error) {
+func encodeMoving(arg json.RawMessage, id string, maxBytes int) ([]byte, move, error) {
+	var mv move
 	if len(arg) > maxBytes {
-		return nil, fmt.Errorf("mousemove object is %d bytes; the limit is %d", len(arg), maxBytes)
+		return nil, mv, fmt.Errorf("mousemove object is %d bytes; the limit is %d", len(arg), maxBytes)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(arg, &fields); err != nil || fields == nil {
-		return nil, errors.New("mousemove needs an object {x, y, drawing}")
+		return nil, mv, errors.New("mousemove needs an object {x, y, drawing}")
 	}
-	for _, k := range []string{"x", "y"} {
-		if err := checkCoordinate(k, fields[k]); err != nil {
-			return nil, err
-		}
+	var err error
+	if mv.x, err = checkCoordinate("x", fields["x"]); err != nil {
+		return nil, mv, err
 	}
-	if d := string(fields["drawing"]); d != "true" && d != "false" {
-		return nil, errors.New("mousemove drawing must be true or false")
+	if mv.y, err = checkCoordinate("y", fields["y"]); err != nil {
+		return nil, mv, err
 	}
+	switch string(fields["drawing"]) {
+	case "true":
+		mv.drawing = true
+	case "false":
+	default:
+		return nil, mv, errors.New("mousemove drawing must be true or false")
+	}
+	mv.color, mv.width = fields["color"], fields["width"]
 	fields["id"], _ = json.Marshal(id)
 
 	keys := make([]string, 0, len(fields))
@@ -114,18 +129,18 @@ func encodeMoving(arg json.RawMessage, id string, maxBytes int) ([]byte, error) 
 		buf = append(buf, ':')
 		buf = append(buf, fields[k]...)
 	}
-	return append(buf, "}]"...), nil
+	return append(buf, "}]"...), mv, nil
 }
 
-func checkCoordinate(name string, raw json.RawMessage) error {
+func checkCoordinate(name string, raw json.RawMessage) (float64, error) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
-		return fmt.Errorf("mousemove %s must be a number", name)
+		return 0, fmt.Errorf("mousemove %s must be a number", name)
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) || math.Abs(v) > MaxCoordinate {
-		return fmt.Errorf("mousemove %s must be a finite number within ±%d", name, MaxCoordinate)
+		return 0, fmt.Errorf("mousemove %s must be a finite number within ±%d", name, MaxCoordinate)
 	}
-	return nil
+	return v, nil
 }
 
 // encodeEvent builds the Socket.IO packet for an event we originate.

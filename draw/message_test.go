@@ -35,7 +35,7 @@ func TestParsePacket(t *testing.T) {
 }
 
 func TestEncodeMoving(t *testing.T) {
-	out, err := encodeMoving(json.RawMessage(`{"x":1.5,"y":-2,"drawing":true,"id":"spoofed","color":"#ff0000"}`), "sock1", 1024)
+	out, _, err := encodeMoving(json.RawMessage(`{"x":1.5,"y":-2,"drawing":true,"id":"spoofed","color":"#ff0000"}`), "sock1", 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestEncodeMovingRejects(t *testing.T) {
 		`{"x":1,"y":1,"drawing":true,"pad":"` + strings.Repeat("a", 1100) + `"}`,
 		`{"x":1,"y":1,"drawing":true`,
 	} {
-		if out, err := encodeMoving(json.RawMessage(in), "id", 1024); err == nil {
+		if out, _, err := encodeMoving(json.RawMessage(in), "id", 1024); err == nil {
 			t.Errorf("encodeMoving(%.60s) = %s, want an error", in, out)
 		}
 	}
@@ -110,7 +110,7 @@ func FuzzPacket(f *testing.F) {
 		if err != nil || name != EventMove || len(args) == 0 {
 			return
 		}
-		out, err := encodeMoving(args[0], "ID", 1024)
+		out, _, err := encodeMoving(args[0], "ID", 1024)
 		if err != nil {
 			return
 		}

@@ -16,6 +16,8 @@ const (
 	dropSize       = "size"          // message over MaxMessageBytes
 	dropSlow       = "slow_consumer" // cursor move shed for a lagging receiver
 	dropSlowClient = "slow_client"   // receiver disconnected for lagging
+	dropRefused    = "refused"       // a draw, undo, redo or clear the board refused (not yours, full, busy)
+	dropUnrecorded = "unrecorded"    // a classic client's segment not recorded: the writer's queue was full
 )
 
 // metrics are per Server, so several servers (tests) can live in one process.
@@ -28,6 +30,10 @@ type metrics struct {
 	dropped    *prometheus.CounterVec
 	refused    *prometheus.CounterVec
 	relay      prometheus.Histogram
+
+	stored        prometheus.Counter
+	storeFailures *prometheus.CounterVec
+	commit        prometheus.Histogram
 }
 
 func newMetrics(boards func() int) *metrics {
@@ -39,7 +45,7 @@ func newMetrics(boards func() int) *metrics {
 		Name: "draw_deliveries_total", Help: "Frames handed to receivers' send queues (one per receiver).",
 	})
 	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "draw_dropped_total", Help: "Events, frames or clients dropped, by reason: invalid, rate, size, slow_consumer (a cursor move shed), slow_client (a receiver disconnected).",
+		Name: "draw_dropped_total", Help: "Events, frames or clients dropped, by reason: invalid, rate, size, slow_consumer (a cursor move shed), slow_client (a receiver disconnected), refused (a draw, undo, redo or clear the board refused), unrecorded (a classic client's segment not recorded).",
 	}, []string{"reason"})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "draw_refused_connections_total", Help: "Connections refused, by reason.",
@@ -49,12 +55,23 @@ func newMetrics(boards func() int) *metrics {
 		Help:    "Time from receiving a mousemove to having queued it for every receiver on the board.",
 		Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2},
 	})
+	m.stored = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_store_ops_total", Help: "Ops (stroke pieces, undo, redo, clear) committed to the store.",
+	})
+	m.storeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "draw_store_failures_total", Help: "Failed writes, by what failed: append (a commit; its ops were not saved) or queue_full (the writer was behind).",
+	}, []string{"what"})
+	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "draw_store_commit_seconds",
+		Help:    "Time one group commit of the boards' ops took.",
+		Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1},
+	})
 	conns := func(transport string, n *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "draw_connections", Help: "Open connections by transport.", ConstLabels: prometheus.Labels{"transport": transport},
 		}, func() float64 { return float64(n.Load()) })
 	}
-	m.registry.MustRegister(m.events, m.deliveries, m.dropped, m.refused, m.relay,
+	m.registry.MustRegister(m.events, m.deliveries, m.dropped, m.refused, m.relay, m.stored, m.storeFailures, m.commit,
 		conns("websocket", &m.wsConns), conns("polling", &m.pollConns),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_boards", Help: "Boards with at least one member."},
 			func() float64 { return float64(boards()) }),

@@ -19,7 +19,20 @@ const (
 	EventHello            = "hello"            // client → server {name, color}
 	EventPresence         = "presence"         // server → newcomer {users: [{id, name, color}]}
 	EventJoined           = "joined"           // server → others {id, name, color}
+
+	// The board's log (docs/PROTOCOL.md), for clients that sync.
+	EventSync    = "sync"    // client → server {author, since}
+	EventSynced  = "synced"  // server → that client {author, head, saving, segments, limit}
+	EventDraw    = "draw"    // client → server [{stroke, i, color, width, points}, ...]
+	EventUndo    = "undo"    // client → server {stroke}
+	EventRedo    = "redo"    // client → server {stroke}
+	EventClear   = "clear"   // client → server {stroke}
+	EventOps     = "ops"     // server → synced clients [op, ...]
+	EventStorage = "storage" // server → synced clients {saving, reason}
 )
+
+// knownEvents are counted by name in the events metric.
+var knownEvents = map[string]bool{EventMove: true, EventHello: true, EventSync: true, EventDraw: true, EventUndo: true, EventRedo: true, EventClear: true}
 
 // onData receives every Engine.IO message of this connection, in arrival
 // order, on the connection's reader. Our events are handled right here;
@@ -76,8 +89,7 @@ func (c *client) event(data []byte) {
 		c.reject("packet", err.Error(), dropInvalid)
 		return
 	}
-	known := name == EventMove || name == EventHello
-	if known {
+	if knownEvents[name] {
 		c.srv.metrics.events.WithLabelValues(name).Inc()
 	} else {
 		c.srv.metrics.events.WithLabelValues("other").Inc()
@@ -92,6 +104,12 @@ func (c *client) event(data []byte) {
 		c.move(args, now)
 	case EventHello:
 		c.hello(args)
+	case EventSync:
+		c.sync(args)
+	case EventDraw:
+		c.draw(args)
+	case EventUndo, EventRedo, EventClear:
+		c.action(name, args)
 	default:
 		c.reject(name, "unknown event", dropInvalid)
 	}
@@ -105,13 +123,16 @@ func (c *client) move(args []json.RawMessage, received time.Time) {
 		c.reject(EventMove, "mousemove needs an object {x, y, drawing}", dropInvalid)
 		return
 	}
-	pkt, err := encodeMoving(args[0], c.id, c.srv.cfg.MaxExtraBytes)
+	pkt, mv, err := encodeMoving(args[0], c.id, c.srv.cfg.MaxExtraBytes)
 	if err != nil {
 		c.reject(EventMove, err.Error(), dropInvalid)
 		return
 	}
 	c.tellBoard(newFrame(pkt), true)
 	c.srv.metrics.relay.Observe(time.Since(received).Seconds())
+	if !c.synced.Load() { // pages that sync send their strokes as draw
+		c.record(mv)
+	}
 }
 
 // user is one entry of the presence list.

@@ -25,7 +25,9 @@ type Server struct {
 	boards  *boards
 	limits  *connLimits
 	metrics *metrics
-	ready   atomic.Bool // false once Shutdown begins
+	history *history
+	ready   atomic.Bool   // false once Shutdown begins
+	quit    chan struct{} // closed by Shutdown
 }
 
 // serverKey marks requests with their Server, for the process-wide transport.
@@ -39,6 +41,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), boards: newBoards(cfg.MaxBoards), limits: newConnLimits(cfg)}
 	s.metrics = newMetrics(s.boards.count)
+	s.history = newHistory(s, cfg.Store)
 
 	registerTransport.Do(func() { transports.Transports()[transports.WEBSOCKET] = wsBuilder{} })
 
@@ -63,6 +66,10 @@ func New(cfg Config) (*Server, error) {
 	s.io.On("connection", s.onConnection)
 
 	s.routes()
+	s.quit = make(chan struct{})
+	if cfg.BoardTTL > 0 {
+		go s.sweep(cfg.BoardTTL, s.quit)
+	}
 	s.ready.Store(true)
 	return s, nil
 }
@@ -149,10 +156,12 @@ func (s *Server) onConnection(args ...any) {
 }
 
 // Shutdown stops accepting sockets, closes every connection (clients see the
-// transport close and reconnect, to this server's successor) and waits up to
-// ctx for the engine to finish.
+// transport close and reconnect, to this server's successor), stores what is
+// queued and waits up to ctx for all that. The caller closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.ready.Store(false)
+	if s.ready.CompareAndSwap(true, false) {
+		close(s.quit)
+	}
 	done := make(chan struct{})
 	go func() {
 		s.io.Close(nil)
@@ -160,8 +169,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return s.history.stop(ctx)
 }

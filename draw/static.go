@@ -26,9 +26,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /socket.io/socket.io.min.js", s.clientBundle("socket.io.min.js"))
 	s.mux.HandleFunc("GET /socket.io/socket.io.js.map", s.clientBundle("socket.io.js.map"))
 	s.mux.Handle("/socket.io/", s.socketIO())
+	s.exportRoutes()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		// Live drawing still works while saving fails: stay in rotation, say so.
+		if reason := s.history.health(); reason != "" {
+			fmt.Fprintln(w, "degraded:", reason)
 			return
 		}
 		fmt.Fprintln(w, "ok")

@@ -1,0 +1,448 @@
+package draw
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Boards that remember. One writer goroutine owns every loaded board's log
+// state: it validates what clients ask (ownership, duplicates, the cap),
+// stores a batch of everything queued in one commit (group commit), and only
+// then tells the board: the `ops` frame is both the news and the sender's
+// acknowledgement. The relay never waits for it: readers hand requests over
+// through a bounded queue and go on.
+
+const (
+	writeQueue     = 4096 // requests waiting for the writer; beyond it senders are told to retry
+	maxBatchReqs   = 512  // requests in one commit
+	maxUnsavedKept = 100000
+)
+
+type history struct {
+	srv   *Server
+	store Store
+	in    chan *writeReq
+
+	saving   atomic.Bool
+	failure  atomic.Pointer[string] // why saving fails, while it does
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// writeReq is one sender's request: ops to validate and store, or (with
+// done set and no log) a barrier the writer closes once everything queued
+// before it is stored.
+type writeReq struct {
+	log   *boardLog
+	from  *client // tell it when refused; nil for recorded classic moves
+	event string  // what the sender sent, for refusals
+	ops   []opFields
+	done  chan struct{}
+	stop  bool // the last request the writer takes
+}
+
+// boardLog is one loaded board's log. state is the writer's alone; head and
+// segments are published for readers.
+type boardLog struct {
+	name     string
+	board    *board
+	state    *logState
+	head     atomic.Int64
+	segments atomic.Int64 // since the clear in force: what the cap limits
+	unsaved  map[string]bool
+
+	loadMu sync.Mutex
+	loaded bool
+}
+
+func newHistory(srv *Server, store Store) *history {
+	h := &history{srv: srv, store: store, in: make(chan *writeReq, writeQueue), stopped: make(chan struct{})}
+	h.saving.Store(true)
+	go h.run()
+	return h
+}
+
+// enqueue hands r to the writer without waiting; false when the queue is full.
+func (h *history) enqueue(r *writeReq) bool {
+	select {
+	case h.in <- r:
+		return true
+	default:
+		h.srv.metrics.storeFailures.WithLabelValues("queue_full").Inc()
+		return false
+	}
+}
+
+// barrier waits until everything queued so far has been stored (or failed).
+func (h *history) barrier(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case h.in <- &writeReq{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop stores what is queued and ends the writer. The queue stays open: a
+// late request just waits there unanswered instead of panicking a reader.
+func (h *history) stop(ctx context.Context) error {
+	h.stopOnce.Do(func() {
+		select {
+		case h.in <- &writeReq{stop: true}:
+		case <-ctx.Done():
+		}
+	})
+	select {
+	case <-h.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// load reads the board's log from the store, once, before its first member
+// may sync. The barrier makes sure ops of an earlier incarnation of the
+// board (everyone left, someone came back) are stored first.
+func (l *boardLog) load(ctx context.Context, h *history) error {
+	l.loadMu.Lock()
+	defer l.loadMu.Unlock()
+	if l.loaded {
+		return nil
+	}
+	if err := h.barrier(ctx); err != nil {
+		return err
+	}
+	st, head := newLogState(), int64(0)
+	err := h.store.Read(ctx, l.name, 0, func(op Op) error {
+		var o opFields
+		if err := json.Unmarshal(op.Data, &o); err != nil {
+			return fmt.Errorf("op %d of board %q: %v", op.Seq, l.name, err)
+		}
+		st.apply(op.Seq, &o)
+		head = op.Seq
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the history of board %q: %w", l.name, err)
+	}
+	l.state, l.unsaved, l.loaded = st, make(map[string]bool), true
+	l.head.Store(head)
+	l.segments.Store(int64(st.sinceClear()))
+	return nil
+}
+
+func (h *history) run() {
+	defer close(h.stopped)
+	batch := make([]*writeReq, 0, maxBatchReqs)
+	for r := range h.in {
+		batch = append(batch[:0], r)
+		for len(batch) < maxBatchReqs && !batch[len(batch)-1].stop && len(h.in) > 0 {
+			batch = append(batch, <-h.in) // only this goroutine receives: it is there
+		}
+		h.commit(batch)
+		if batch[len(batch)-1].stop {
+			return
+		}
+	}
+}
+
+// pending is one op of a batch on its way to the store.
+type pending struct {
+	log    *boardLog
+	from   *client
+	fields *opFields
+	fresh  *action // created by this op: its seq is known after the commit
+}
+
+// commit validates a batch, stores it in one commit and tells the boards.
+func (h *history) commit(batch []*writeReq) {
+	now := time.Now().UnixMilli()
+	var (
+		ops      []Op
+		meta     []pending
+		rollback []func()
+	)
+	for _, r := range batch {
+		if r.log == nil {
+			continue
+		}
+		for i := range r.ops {
+			o := &r.ops[i]
+			fresh, undo, reason := h.admit(r.log, o)
+			if reason != "" {
+				h.refused(r, reason)
+				continue
+			}
+			if undo == nil { // nothing to store: a duplicate, or undo of what is undone
+				continue
+			}
+			rollback = append(rollback, undo)
+			data, _ := json.Marshal(o)
+			ops = append(ops, Op{Board: r.log.name, Time: now, Data: data})
+			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh})
+		}
+	}
+	if len(ops) > 0 {
+		start := time.Now()
+		err := h.store.Append(context.Background(), ops)
+		h.srv.metrics.commit.Observe(time.Since(start).Seconds())
+		if err != nil {
+			for i := len(rollback) - 1; i >= 0; i-- {
+				rollback[i]()
+			}
+			h.failed(err, ops, meta)
+		} else {
+			h.srv.metrics.stored.Add(float64(len(ops)))
+			h.resumed()
+			h.publish(ops, meta)
+		}
+	}
+	for _, r := range batch {
+		if r.done != nil {
+			close(r.done)
+		}
+	}
+}
+
+// admit checks one op against the board's state and applies it there,
+// returning how to take it back if the commit fails. A nil undo with no
+// reason means there is nothing to store.
+func (h *history) admit(l *boardLog, o *opFields) (fresh *action, undo func(), reason string) {
+	st := l.state
+	a := st.actions[o.Stroke]
+	switch o.Type {
+	case OpStroke:
+		if a != nil && (a.clear || a.author != o.Author) {
+			return nil, nil, "stroke id " + o.Stroke + " belongs to someone else: pick a new random id"
+		}
+		if a != nil && a.has(o.I) {
+			return nil, nil, "" // sent again after a reconnect: stored once
+		}
+		if limit := h.srv.cfg.MaxBoardSegments; st.sinceClear()+o.segments() > limit {
+			return nil, nil, fmt.Sprintf("board is full: %d segments drawn since it was last cleared (the limit is %d); clear the board to draw more", st.sinceClear(), limit)
+		}
+		if a == nil {
+			a = &action{author: o.Author}
+			st.actions[o.Stroke] = a
+			fresh = a
+		}
+		a.add(o.I)
+		st.segments += o.segments()
+		n := o.segments()
+		return fresh, func() {
+			st.segments -= n
+			a.remove(o.I)
+			if fresh != nil {
+				delete(st.actions, o.Stroke)
+			}
+		}, ""
+	case OpUndo, OpRedo:
+		switch {
+		case a == nil:
+			return nil, nil, "no stroke " + o.Stroke + " on this board"
+		case a.author != o.Author || o.Author == "":
+			return nil, nil, "you can only " + o.Type + " your own strokes"
+		case a.clear && st.clears[len(st.clears)-1].stroke != o.Stroke:
+			return nil, nil, "only the newest clear can be " + o.Type + "ne"
+		case a.undone == (o.Type == OpUndo):
+			return nil, nil, ""
+		}
+		a.undone = o.Type == OpUndo
+		return nil, func() { a.undone = !a.undone }, ""
+	case OpClear:
+		if a != nil {
+			if a.clear && a.author == o.Author {
+				return nil, nil, "" // sent again
+			}
+			return nil, nil, "action id " + o.Stroke + " is taken: pick a new random id"
+		}
+		a = &action{author: o.Author, clear: true}
+		st.actions[o.Stroke] = a
+		st.clears = append(st.clears, clearMark{stroke: o.Stroke, segments: st.segments})
+		return a, func() {
+			delete(st.actions, o.Stroke)
+			st.clears = st.clears[:len(st.clears)-1]
+		}, ""
+	}
+	return nil, nil, "unknown op"
+}
+
+func (h *history) refused(r *writeReq, reason string) {
+	h.srv.metrics.dropped.WithLabelValues(dropRefused).Inc()
+	if r.from != nil {
+		r.from.reject(r.event, reason, dropRefused)
+	}
+}
+
+// publish tells each board what was stored, in order, one frame per board.
+func (h *history) publish(ops []Op, meta []pending) {
+	for i := 0; i < len(ops); {
+		l := meta[i].log
+		buf := append(make([]byte, 0, 256), `2["ops",[`...)
+		j := i
+		for ; j < len(ops) && meta[j].log == l; j++ {
+			m := meta[j]
+			if j > i {
+				buf = append(buf, ',')
+			}
+			buf = wireOp(buf, ops[j].Seq, ops[j].Time, ops[j].Data)
+			if m.fresh != nil {
+				m.fresh.seq = ops[j].Seq
+			}
+			if m.fields.Type == OpClear {
+				l.state.clears[len(l.state.clears)-1].seq = ops[j].Seq
+				h.trim(l)
+			}
+			delete(l.unsaved, pieceKey(m.fields))
+		}
+		l.head.Store(ops[j-1].Seq)
+		l.segments.Store(int64(l.state.sinceClear()))
+		h.tell(l.board, newFrame(append(buf, "]]"...)))
+		i = j
+	}
+}
+
+func (h *history) tell(b *board, f *frame) {
+	h.srv.metrics.deliveries.Add(float64(b.broadcastSynced(f)))
+}
+
+// trim cuts the log before the newest clear in force once a newer one is
+// stored: nothing visible goes, and a board's storage stays bounded.
+func (h *history) trim(l *boardLog) {
+	seq, segs := l.state.trimPoint()
+	if seq == 0 {
+		return
+	}
+	if err := h.store.Trim(context.Background(), l.name, seq); err != nil {
+		h.srv.log.Warn("could not trim a board's history; it will be tried at the next clear", "board", l.name, "err", err)
+		return
+	}
+	l.state.trimmed(seq, segs)
+}
+
+func pieceKey(o *opFields) string { return o.Stroke + "/" + strconv.Itoa(o.I) }
+
+// failed: nothing of the batch was stored. Live drawing goes on: pieces are
+// shown to the board once, unsaved (no seq); the pages that drew them keep
+// them and send them again. Undo, redo and clear need the store.
+func (h *history) failed(err error, ops []Op, meta []pending) {
+	h.srv.metrics.storeFailures.WithLabelValues("append").Inc()
+	reason := "saving failed: " + err.Error()
+	if h.saving.CompareAndSwap(true, false) {
+		h.failure.Store(&reason)
+		h.srv.log.Error("cannot save drawings; live drawing goes on, pages keep what is unsaved and send it again", "err", err)
+		h.tellStorage(false, reason)
+	}
+	for i := 0; i < len(ops); {
+		l := meta[i].log
+		buf := append(make([]byte, 0, 256), `2["ops",[`...)
+		n := 0
+		j := i
+		for ; j < len(ops) && meta[j].log == l; j++ {
+			m := meta[j]
+			if m.fields.Type != OpStroke {
+				if m.from != nil {
+					m.from.reject(m.fields.Type, "not saved, try again: "+reason, dropRefused)
+				}
+				continue
+			}
+			k := pieceKey(m.fields)
+			if l.unsaved[k] || len(l.unsaved) >= maxUnsavedKept {
+				continue
+			}
+			l.unsaved[k] = true
+			if n++; n > 1 {
+				buf = append(buf, ',')
+			}
+			buf = wireOp(buf, 0, ops[j].Time, ops[j].Data)
+		}
+		if n > 0 {
+			h.tell(l.board, newFrame(append(buf, "]]"...)))
+		}
+		i = j
+	}
+}
+
+func (h *history) resumed() {
+	if h.saving.CompareAndSwap(false, true) {
+		h.failure.Store(nil)
+		h.srv.log.Info("saving drawings again")
+		h.tellStorage(true, "")
+	}
+}
+
+// tellStorage tells every synced page whether its drawing is being saved.
+func (h *history) tellStorage(saving bool, reason string) {
+	f := newFrame(encodeEvent(EventStorage, map[string]any{"saving": saving, "reason": reason}))
+	for _, b := range h.srv.boards.all() {
+		h.tell(b, f)
+	}
+}
+
+// health says what is wrong with saving, if anything.
+func (h *history) health() string {
+	if r := h.failure.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
+// sweep deletes boards nobody has drawn on for ttl, looking every tenth of
+// it (at most hourly), until quit.
+func (s *Server) sweep(ttl time.Duration, quit <-chan struct{}) {
+	every := min(ttl/10, time.Hour)
+	for {
+		s.sweepOnce(ttl)
+		select {
+		case <-quit:
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+func (s *Server) sweepOnce(ttl time.Duration) {
+	ctx := context.Background()
+	cutoff := time.Now().Add(-ttl)
+	deleted, after := 0, ""
+	for {
+		list, err := s.cfg.Store.Boards(ctx, after, 500)
+		if err != nil {
+			s.log.Warn("cannot list boards to delete old ones", "err", err)
+			return
+		}
+		for _, b := range list {
+			if b.Updated.After(cutoff) {
+				continue
+			}
+			// Under the registry's lock nobody can join the board meanwhile.
+			s.boards.mu.Lock()
+			if s.boards.m[b.Name] == nil {
+				if err := s.cfg.Store.Delete(ctx, b.Name); err != nil {
+					s.log.Warn("cannot delete an old board", "board", b.Name, "err", err)
+				} else {
+					deleted++
+				}
+			}
+			s.boards.mu.Unlock()
+		}
+		if len(list) < 500 {
+			break
+		}
+		after = list[len(list)-1].Name
+	}
+	if deleted > 0 {
+		s.log.Info("deleted boards nobody drew on", "boards", deleted, "older_than", ttl.String())
+	}
+}

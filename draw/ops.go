@@ -1,0 +1,240 @@
+package draw
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+)
+
+// Op types of a board's log (docs/PROTOCOL.md).
+const (
+	OpStroke = "stroke"
+	OpUndo   = "undo"
+	OpRedo   = "redo"
+	OpClear  = "clear"
+)
+
+// Limits of one piece of a stroke, and of one draw event.
+const (
+	MaxPiecePoints  = 256   // points in one piece (the page sends ~3 every 50 ms)
+	MaxStrokePieces = 10000 // pieces in one stroke (over eight minutes of one pen-down)
+	MaxDrawPieces   = 64    // pieces in one draw event
+	MaxWidth        = 40
+	classicColor    = "#1c1917" // what the page draws a move without colour in
+	classicWidth    = 2
+)
+
+var (
+	strokeIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,32}$`)
+	secretRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+)
+
+// opFields is an op's JSON object. Stored ops are re-encoded from it, so what
+// is kept is canonical whatever the client sent.
+type opFields struct {
+	Type   string    `json:"type"`
+	Stroke string    `json:"stroke"`
+	I      int       `json:"i"`
+	Author string    `json:"author"`
+	Color  string    `json:"color,omitempty"`
+	Width  float64   `json:"width,omitempty"`
+	Points []float64 `json:"points,omitempty"`
+	Name   string    `json:"name,omitempty"`
+}
+
+// MarshalJSON leaves i out of ops other than pieces.
+func (o opFields) MarshalJSON() ([]byte, error) {
+	type plain opFields
+	if o.Type == OpStroke {
+		return json.Marshal(plain(o))
+	}
+	return json.Marshal(struct {
+		plain
+		I *int `json:"i,omitempty"`
+	}{plain: plain(o)})
+}
+
+// segments is what a piece counts against the board's cap.
+func (o *opFields) segments() int { return max(1, len(o.Points)/2-1) }
+
+// authorID is the public id of the author who knows secret.
+func authorID(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(h[:])[:16]
+}
+
+// parsePiece validates one piece of a draw event.
+func parsePiece(raw json.RawMessage) (opFields, error) {
+	var p struct {
+		Stroke *string    `json:"stroke"`
+		I      *int       `json:"i"`
+		Color  *string    `json:"color"`
+		Width  *float64   `json:"width"`
+		Points *[]float64 `json:"points"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return opFields{}, errors.New("a piece must be an object {stroke, i, color, width, points}")
+	}
+	switch {
+	case p.Stroke == nil || !strokeIDRE.MatchString(*p.Stroke):
+		return opFields{}, errors.New("piece stroke must be 8-32 letters, digits, '-' or '_'")
+	case p.I == nil || *p.I < 0 || *p.I >= MaxStrokePieces:
+		return opFields{}, fmt.Errorf("piece i must be a whole number from 0 to %d", MaxStrokePieces-1)
+	case p.Color == nil || !colorRE.MatchString(*p.Color):
+		return opFields{}, errors.New(`piece color must look like "#1e90ff"`)
+	case p.Width == nil || math.IsNaN(*p.Width) || *p.Width < 1 || *p.Width > MaxWidth:
+		return opFields{}, fmt.Errorf("piece width must be a number from 1 to %d", MaxWidth)
+	case p.Points == nil || len(*p.Points) < 2 || len(*p.Points)%2 != 0 || len(*p.Points) > 2*MaxPiecePoints:
+		return opFields{}, fmt.Errorf("piece points must be [x0, y0, x1, y1, ...] with 1 to %d points", MaxPiecePoints)
+	}
+	for _, v := range *p.Points {
+		if math.Abs(v) > MaxCoordinate {
+			return opFields{}, fmt.Errorf("piece points must be numbers within ±%d", MaxCoordinate)
+		}
+	}
+	return opFields{Type: OpStroke, Stroke: *p.Stroke, I: *p.I, Color: *p.Color, Width: *p.Width, Points: *p.Points}, nil
+}
+
+// parseStrokeRef reads the {stroke} argument of undo, redo and clear.
+func parseStrokeRef(args []json.RawMessage) (string, error) {
+	var r struct {
+		Stroke string `json:"stroke"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &r) != nil || !strokeIDRE.MatchString(r.Stroke) {
+		return "", errors.New("needs an object {stroke} with an id of 8-32 letters, digits, '-' or '_'")
+	}
+	return r.Stroke, nil
+}
+
+// wireOp is the op as clients see it: {"seq":…,"time":…, …data}. An op not
+// saved yet has no seq.
+func wireOp(buf []byte, seq, time int64, data []byte) []byte {
+	buf = append(buf, '{')
+	if seq > 0 {
+		buf = append(buf, `"seq":`...)
+		buf = strconv.AppendInt(buf, seq, 10)
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"time":`...)
+	buf = strconv.AppendInt(buf, time, 10)
+	buf = append(buf, ',')
+	return append(buf, data[1:]...)
+}
+
+// action is a stroke or a clear: what undo and redo address.
+type action struct {
+	author string
+	clear  bool
+	undone bool
+	seq    int64    // its first op
+	pieces []uint64 // bit i: piece i is stored
+}
+
+func (a *action) has(i int) bool { return i/64 < len(a.pieces) && a.pieces[i/64]&(1<<(i%64)) != 0 }
+
+func (a *action) add(i int) {
+	for len(a.pieces) <= i/64 {
+		a.pieces = append(a.pieces, 0)
+	}
+	a.pieces[i/64] |= 1 << (i % 64)
+}
+
+func (a *action) remove(i int) { a.pieces[i/64] &^= 1 << (i % 64) }
+
+// clearMark is a stored clear: segments is how many were stored before it.
+type clearMark struct {
+	seq      int64
+	stroke   string
+	segments int
+}
+
+// logState is what replaying a board's log yields: who owns which stroke,
+// what is undone, the clears, and the segments that count against the cap.
+// The writer keeps one per loaded board; exports build one per request.
+type logState struct {
+	actions  map[string]*action
+	clears   []clearMark // oldest first; only the last may be undone
+	segments int         // stored segments
+}
+
+func newLogState() *logState { return &logState{actions: make(map[string]*action)} }
+
+// apply replays one stored op.
+func (s *logState) apply(seq int64, o *opFields) {
+	switch o.Type {
+	case OpStroke:
+		a := s.actions[o.Stroke]
+		if a == nil {
+			a = &action{author: o.Author, seq: seq}
+			s.actions[o.Stroke] = a
+		}
+		a.add(o.I)
+		s.segments += o.segments()
+	case OpClear:
+		s.actions[o.Stroke] = &action{author: o.Author, clear: true, seq: seq}
+		s.clears = append(s.clears, clearMark{seq: seq, stroke: o.Stroke, segments: s.segments})
+	case OpUndo, OpRedo:
+		if a := s.actions[o.Stroke]; a != nil {
+			a.undone = o.Type == OpUndo
+		}
+	}
+}
+
+// sinceClear counts the segments drawn since the newest clear in force:
+// what the board's cap limits.
+func (s *logState) sinceClear() int {
+	for i := len(s.clears) - 1; i >= 0; i-- {
+		if a := s.actions[s.clears[i].stroke]; a != nil && !a.undone {
+			return s.segments - s.clears[i].segments
+		}
+	}
+	return s.segments
+}
+
+// trimPoint is where a new clear lets the log be cut: before the newest
+// clear in force, which can no longer be undone once a newer clear exists.
+// It returns 0 when there is nothing to cut.
+func (s *logState) trimPoint() (seq int64, segments int) {
+	for i := len(s.clears) - 2; i >= 0; i-- { // the last is the new clear itself
+		if a := s.actions[s.clears[i].stroke]; a != nil && !a.undone {
+			return s.clears[i].seq, s.clears[i].segments
+		}
+	}
+	return 0, 0
+}
+
+// trimmed forgets what lies before seq, whose segments were cut.
+func (s *logState) trimmed(seq int64, segments int) {
+	for k, a := range s.actions {
+		if a.seq < seq {
+			delete(s.actions, k)
+		}
+	}
+	i := 0
+	for i < len(s.clears) && s.clears[i].seq < seq {
+		i++
+	}
+	s.clears = s.clears[i:]
+	for j := range s.clears {
+		s.clears[j].segments -= segments
+	}
+	s.segments -= segments
+}
+
+// visible says whether a piece stored at seq of stroke is drawn.
+func (s *logState) visible(seq int64, stroke string) bool {
+	if a := s.actions[stroke]; a != nil && a.undone {
+		return false
+	}
+	for i := len(s.clears) - 1; i >= 0 && s.clears[i].seq > seq; i-- {
+		if a := s.actions[s.clears[i].stroke]; a != nil && !a.undone {
+			return false
+		}
+	}
+	return true
+}

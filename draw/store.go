@@ -1,0 +1,45 @@
+package draw
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Op is one entry of a board's log (docs/PROTOCOL.md): Data is the op's JSON
+// object without seq and time, which the store keeps beside it.
+type Op struct {
+	Board string
+	Seq   int64
+	Time  int64 // Unix milliseconds
+	Data  []byte
+}
+
+// BoardInfo describes a stored board.
+type BoardInfo struct {
+	Name    string
+	Head    int64     // newest Seq
+	Updated time.Time // when its newest op was stored
+}
+
+// Store keeps every board's log. One writer calls Append; reads may run
+// beside it. Implementations: MemoryStore here, draw/sqlite, and later Redis.
+type Store interface {
+	// Append stores ops in one commit, all or none, and sets each op's Seq
+	// to its board's next sequence number (1, 2, 3, … with no gaps).
+	Append(ctx context.Context, ops []Op) error
+	// Read calls fn with the board's ops whose Seq > since, oldest first.
+	// An error from fn stops the read and is returned.
+	Read(ctx context.Context, board string, since int64, fn func(Op) error) error
+	// Trim deletes the board's ops whose Seq < before; the numbering goes on.
+	Trim(ctx context.Context, board string, before int64) error
+	// Boards lists stored boards whose name sorts after after, by name, at
+	// most limit of them.
+	Boards(ctx context.Context, after string, limit int) ([]BoardInfo, error)
+	// Delete removes a board and its log; its numbering starts again at 1.
+	Delete(ctx context.Context, board string) error
+	Close() error
+}
+
+// ErrStopRead is returned by a Read callback to stop early without error.
+var ErrStopRead = errors.New("stop reading")

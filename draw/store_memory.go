@@ -1,0 +1,107 @@
+package draw
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryStore keeps boards in memory only (-db :memory:): they last as long
+// as the process.
+type MemoryStore struct {
+	mu     sync.RWMutex
+	boards map[string]*memLog
+}
+
+type memLog struct {
+	head    int64
+	ops     []Op // oldest first
+	updated time.Time
+}
+
+func NewMemoryStore() *MemoryStore { return &MemoryStore{boards: make(map[string]*memLog)} }
+
+func (m *MemoryStore) Append(ctx context.Context, ops []Op) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for i := range ops {
+		l := m.boards[ops[i].Board]
+		if l == nil {
+			l = &memLog{}
+			m.boards[ops[i].Board] = l
+		}
+		l.head++
+		ops[i].Seq = l.head
+		l.ops = append(l.ops, Op{Board: ops[i].Board, Seq: l.head, Time: ops[i].Time, Data: slices.Clone(ops[i].Data)})
+		l.updated = now
+	}
+	return nil
+}
+
+// readChunk is how many ops Read copies under the lock at a time, so a
+// slow reader never holds up the writer.
+const readChunk = 512
+
+func (m *MemoryStore) Read(ctx context.Context, board string, since int64, fn func(Op) error) error {
+	for {
+		m.mu.RLock()
+		var chunk []Op
+		if l := m.boards[board]; l != nil {
+			i := sort.Search(len(l.ops), func(i int) bool { return l.ops[i].Seq > since })
+			chunk = slices.Clone(l.ops[i:min(len(l.ops), i+readChunk)])
+		}
+		m.mu.RUnlock()
+		for _, op := range chunk {
+			if err := fn(op); err != nil {
+				if errors.Is(err, ErrStopRead) {
+					return nil
+				}
+				return err
+			}
+			since = op.Seq
+		}
+		if len(chunk) < readChunk {
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *MemoryStore) Trim(ctx context.Context, board string, before int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.boards[board]; l != nil {
+		i := sort.Search(len(l.ops), func(i int) bool { return l.ops[i].Seq >= before })
+		l.ops = slices.Clone(l.ops[i:])
+	}
+	return nil
+}
+
+func (m *MemoryStore) Boards(ctx context.Context, after string, limit int) ([]BoardInfo, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []BoardInfo
+	for name, l := range m.boards {
+		if name > after || (after == "" && name == "") {
+			out = append(out, BoardInfo{Name: name, Head: l.head, Updated: l.updated})
+		}
+	}
+	slices.SortFunc(out, func(a, b BoardInfo) int { return strings.Compare(a.Name, b.Name) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (m *MemoryStore) Delete(ctx context.Context, board string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.boards, board)
+	return nil
+}
+
+func (m *MemoryStore) Close() error { return nil }
