@@ -159,11 +159,14 @@ func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Lev
 	durFlag(&cfg.PingTimeout, "ping-timeout", "PING_TIMEOUT", draw.DefaultPingTimeout, "Engine.IO heartbeat timeout")
 	durFlag(&cfg.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", draw.DefaultShutdownTimeout, "how long a graceful shutdown may take")
 	intFlag(&cfg.MaxBoardSegments, "max-board-segments", "MAX_BOARD_SEGMENTS", draw.DefaultMaxBoardSegments, "segments a board keeps since its last clear; beyond it drawing is refused until someone clears")
+	record := true
+	envFlag(fl, &errs, &record, "record-classic", "RECORD_CLASSIC", true, strconv.ParseBool, "record the drawing of clients that never sync (the classic page, load testers) into the boards")
 	durFlag(&cfg.BoardTTL, "board-ttl", "BOARD_TTL", 0, "delete boards nobody has drawn on for this long, e.g. 720h; 0 keeps them forever")
 
 	if err = fl.Parse(args); err != nil {
 		return
 	}
+	cfg.DontRecordClassic = !record
 	if len(errs) > 0 {
 		err = errors.Join(errs...)
 		return

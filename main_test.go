@@ -28,7 +28,7 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 
-	cmd := exec.Command(bin, "-addr", addr, "-shutdown-timeout", "5s")
+	cmd := exec.Command(bin, "-addr", addr, "-shutdown-timeout", "5s", "-db", filepath.Join(t.TempDir(), "draw.db"))
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ type Config struct {
 	MaxBoardSegments int
 	// BoardTTL deletes boards nobody has drawn on for this long; 0 keeps them.
 	BoardTTL time.Duration
+	// DontRecordClassic leaves the drawing of clients that never sync (the
+	// classic page, load testers) out of the boards' logs.
+	DontRecordClassic bool
 }
 
 // Defaults, documented in the README's configuration table.

@@ -36,7 +36,7 @@ type metrics struct {
 	commit        prometheus.Histogram
 }
 
-func newMetrics(boards func() int) *metrics {
+func newMetrics(boards func() int, writeQueue func() int) *metrics {
 	m := &metrics{registry: prometheus.NewRegistry()}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "draw_events_received_total", Help: "Socket.IO events received from clients, by event name (other = unknown).",
@@ -75,6 +75,8 @@ func newMetrics(boards func() int) *metrics {
 		conns("websocket", &m.wsConns), conns("polling", &m.pollConns),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_boards", Help: "Boards with at least one member."},
 			func() float64 { return float64(boards()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_store_queue", Help: "Requests waiting for the boards' writer."},
+			func() float64 { return float64(writeQueue()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

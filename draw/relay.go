@@ -130,7 +130,7 @@ func (c *client) move(args []json.RawMessage, received time.Time) {
 	}
 	c.tellBoard(newFrame(pkt), true)
 	c.srv.metrics.relay.Observe(time.Since(received).Seconds())
-	if !c.synced.Load() { // pages that sync send their strokes as draw
+	if !c.synced.Load() && !c.srv.cfg.DontRecordClassic { // pages that sync send their strokes as draw
 		c.record(mv)
 	}
 }

@@ -40,7 +40,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("draw: Config.Public (the page's files) is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), boards: newBoards(cfg.MaxBoards), limits: newConnLimits(cfg)}
-	s.metrics = newMetrics(s.boards.count)
+	s.metrics = newMetrics(s.boards.count, func() int { return len(s.history.in) })
 	s.history = newHistory(s, cfg.Store)
 
 	registerTransport.Do(func() { transports.Transports()[transports.WEBSOCKET] = wsBuilder{} })

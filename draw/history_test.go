@@ -1,0 +1,201 @@
+package draw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+)
+
+// flakyStore fails every Append while failing is set, like a full disk.
+type flakyStore struct {
+	*MemoryStore
+	failing atomic.Bool
+}
+
+func (f *flakyStore) Append(ctx context.Context, ops []Op) error {
+	if f.failing.Load() {
+		return errors.New("database or disk is full")
+	}
+	return f.MemoryStore.Append(ctx, ops)
+}
+
+// newTestWriter is a server whose writer tests drive directly, with one
+// loaded board "b".
+func newTestWriter(t *testing.T, store Store, cfg Config) (*Server, *boardLog) {
+	t.Helper()
+	cfg.Public = fstest.MapFS{"index.html": {Data: []byte("page")}}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Store = store
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	b := &board{name: "b"}
+	b.log = &boardLog{name: "b", board: b}
+	if err := b.log.load(context.Background(), srv.history); err != nil {
+		t.Fatal(err)
+	}
+	return srv, b.log
+}
+
+// write sends ops to the writer and waits until they are handled.
+func write(t *testing.T, srv *Server, l *boardLog, ops ...opFields) {
+	t.Helper()
+	if !srv.history.enqueue(&writeReq{log: l, ops: ops}) {
+		t.Fatal("writer queue full")
+	}
+	if err := srv.history.barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func piece(author, stroke string, i int, pts ...float64) opFields {
+	return opFields{Type: OpStroke, Stroke: stroke, I: i, Author: author, Color: "#000000", Width: 2, Points: pts}
+}
+
+// stored lists the board's log as "seq type stroke[/i]".
+func stored(t *testing.T, s Store, board string) []string {
+	t.Helper()
+	var out []string
+	err := s.Read(context.Background(), board, 0, func(op Op) error {
+		var o opFields
+		if err := json.Unmarshal(op.Data, &o); err != nil {
+			return err
+		}
+		e := o.Type + " " + o.Stroke
+		if o.Type == OpStroke {
+			e += "/" + strconv.Itoa(o.I)
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestWriterFailedCommitStoresNothingAndRetries(t *testing.T) {
+	store := &flakyStore{MemoryStore: NewMemoryStore()}
+	srv, l := newTestWriter(t, store, Config{})
+	store.failing.Store(true)
+	write(t, srv, l, piece("ann", "stroke-one", 0, 1, 1, 2, 2))
+	if got := stored(t, store, "b"); len(got) != 0 {
+		t.Fatalf("stored %v during a failure", got)
+	}
+	if h := srv.history.health(); !strings.Contains(h, "full") {
+		t.Errorf("health = %q, want the failure's reason", h)
+	}
+	if l.state.actions["stroke-one"] != nil || l.state.segments != 0 {
+		t.Errorf("the failed piece is still in the board's state: the page's resend would be taken for a duplicate")
+	}
+	store.failing.Store(false)
+	write(t, srv, l, piece("ann", "stroke-one", 0, 1, 1, 2, 2))
+	write(t, srv, l, piece("ann", "stroke-one", 0, 1, 1, 2, 2)) // the ack was lost: sent again
+	if got := stored(t, store, "b"); strings.Join(got, ",") != "stroke stroke-one/0" {
+		t.Errorf("stored %v, want the piece once", got)
+	}
+	if h := srv.history.health(); h != "" {
+		t.Errorf("health = %q after a good commit, want \"\"", h)
+	}
+	if l.head.Load() != 1 {
+		t.Errorf("head = %d, want 1", l.head.Load())
+	}
+}
+
+func TestWriterOnlyAuthorsUndo(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	write(t, srv, l, piece("ann", "ann-stroke", 0, 1, 1))
+	write(t, srv, l,
+		opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "bob"}, // not his
+		piece("bob", "ann-stroke", 1, 1, 1, 5, 5),                   // not his stroke id either
+		opFields{Type: OpUndo, Stroke: "no-such-stroke", Author: "ann"},
+	)
+	write(t, srv, l, opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"})
+	write(t, srv, l, opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"}) // already undone: nothing to store
+	write(t, srv, l, opFields{Type: OpRedo, Stroke: "ann-stroke", Author: "ann"})
+	want := "stroke ann-stroke/0,undo ann-stroke,redo ann-stroke"
+	if got := strings.Join(stored(t, store, "b"), ","); got != want {
+		t.Errorf("stored %s\nwant     %s", got, want)
+	}
+}
+
+func TestWriterCapAndClear(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{MaxBoardSegments: 3})
+	write(t, srv, l, piece("ann", "stroke-one", 0, 0, 0, 1, 1, 2, 2), piece("ann", "stroke-one", 1, 2, 2, 3, 3))
+	write(t, srv, l, piece("ann", "stroke-one", 2, 3, 3, 4, 4)) // a fourth segment: refused
+	if l.segments.Load() != 3 {
+		t.Fatalf("segments = %d, want 3", l.segments.Load())
+	}
+	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-one", Author: "ann"})
+	write(t, srv, l, piece("ann", "stroke-two", 0, 5, 5, 6, 6)) // room again
+	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-two", Author: "bob"})
+	write(t, srv, l, opFields{Type: OpUndo, Stroke: "clear-one", Author: "ann"}) // not the newest clear: refused
+	// The second clear cut the log before the first: nothing visible went.
+	want := "clear clear-one,stroke stroke-two/0,clear clear-two"
+	if got := strings.Join(stored(t, store, "b"), ","); got != want {
+		t.Errorf("stored %s\nwant     %s", got, want)
+	}
+	if l.head.Load() != 5 {
+		t.Errorf("head = %d, want 5: numbering goes on after a trim", l.head.Load())
+	}
+}
+
+func TestLoadRebuildsOwnershipAndPieces(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	write(t, srv, l, piece("ann", "stroke-one", 0, 1, 1, 2, 2))
+	// A restart: a new server on the same store loads the board from it.
+	srv2, l2 := newTestWriter(t, store, Config{})
+	write(t, srv2, l2,
+		piece("ann", "stroke-one", 0, 1, 1, 2, 2), // stored before the restart
+		opFields{Type: OpUndo, Stroke: "stroke-one", Author: "bob"},
+		opFields{Type: OpUndo, Stroke: "stroke-one", Author: "ann"},
+	)
+	want := "stroke stroke-one/0,undo stroke-one"
+	if got := strings.Join(stored(t, store, "b"), ","); got != want {
+		t.Errorf("stored %s\nwant     %s", got, want)
+	}
+}
+
+func TestRecorderTurnsClassicMovesIntoSegments(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	c := &client{srv: srv, id: "sock", board: l.board}
+	red := json.RawMessage(`"#ff0000"`)
+	for _, mv := range []move{
+		{x: 1, y: 1},                            // hovering
+		{x: 2, y: 2, drawing: true},             // pen down: a segment from the last position
+		{x: 3, y: 3, drawing: true, color: red}, // same stroke, in red
+		{x: 4, y: 4},                            // pen up
+		{x: 5, y: 5, drawing: true},             // a new stroke
+	} {
+		c.record(mv)
+	}
+	if err := srv.history.barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	store.Read(context.Background(), "b", 0, func(op Op) error {
+		got = append(got, string(op.Data))
+		return nil
+	})
+	want := []string{
+		`{"type":"stroke","stroke":"~sock.1","i":0,"author":"","color":"#1c1917","width":2,"points":[1,1,2,2]}`,
+		`{"type":"stroke","stroke":"~sock.1","i":1,"author":"","color":"#ff0000","width":2,"points":[2,2,3,3]}`,
+		`{"type":"stroke","stroke":"~sock.2","i":0,"author":"","color":"#1c1917","width":2,"points":[4,4,5,5]}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("recorded\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
