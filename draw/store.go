@@ -26,7 +26,9 @@ type BoardInfo struct {
 // beside it. Implementations: MemoryStore here, draw/sqlite, and later Redis.
 type Store interface {
 	// Append stores ops in one commit, all or none, and sets each op's Seq
-	// to its board's next sequence number (1, 2, 3, … with no gaps).
+	// to its board's next sequence number (1, 2, 3, … with no gaps). On an
+	// error nothing is stored and no Seq is set, so the same ops may be
+	// appended again.
 	Append(ctx context.Context, ops []Op) error
 	// Read calls fn with the board's ops whose Seq > since, oldest first.
 	// An error from fn stops the read and is returned.
@@ -34,7 +36,8 @@ type Store interface {
 	// Trim deletes the board's ops whose Seq < before; the numbering goes on.
 	Trim(ctx context.Context, board string, before int64) error
 	// Boards lists stored boards whose name sorts after after, by name, at
-	// most limit of them.
+	// most limit of them; with after "" the list starts with the default
+	// board "" if it is stored.
 	Boards(ctx context.Context, after string, limit int) ([]BoardInfo, error)
 	// Delete removes a board and its log; its numbering starts again at 1.
 	Delete(ctx context.Context, board string) error

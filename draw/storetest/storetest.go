@@ -1,0 +1,387 @@
+// Package storetest is the conformance suite every draw.Store runs, so that
+// the memory, SQLite and later stores behave the same.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drawing/draw/draw"
+)
+
+// Run runs the suite; open returns a new, empty store for each subtest and
+// closes it when the test ends (t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) draw.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s draw.Store)
+	}{
+		{"Numbering", testNumbering},
+		{"ReadSince", testReadSince},
+		{"DataCopied", testDataCopied},
+		{"EmptyData", testEmptyData},
+		{"StopRead", testStopRead},
+		{"Trim", testTrim},
+		{"Delete", testDelete},
+		{"Boards", testBoards},
+		{"Updated", testUpdated},
+		{"ConcurrentReads", testConcurrentReads},
+		{"LargeBatch", testLargeBatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func op(board string, n int) draw.Op {
+	return draw.Op{Board: board, Time: 1_700_000_000_000 + int64(n), Data: fmt.Appendf(nil, `{"type":"stroke","stroke":"s%d","i":0}`, n)}
+}
+
+func appendOps(t *testing.T, s draw.Store, ops ...draw.Op) []draw.Op {
+	t.Helper()
+	if err := s.Append(ctx, ops); err != nil {
+		t.Fatalf("Append(%d ops): %v", len(ops), err)
+	}
+	return ops
+}
+
+func readAll(t *testing.T, s draw.Store, board string, since int64) []draw.Op {
+	t.Helper()
+	var out []draw.Op
+	if err := s.Read(ctx, board, since, func(op draw.Op) error { out = append(out, op); return nil }); err != nil {
+		t.Fatalf("Read(%q, %d): %v", board, since, err)
+	}
+	return out
+}
+
+func seqs(ops []draw.Op) []int64 {
+	var out []int64
+	for _, op := range ops {
+		out = append(out, op.Seq)
+	}
+	return out
+}
+
+func span(from, to int64) []int64 {
+	var out []int64
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func wantSeqs(t *testing.T, what string, got, want []int64) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	if len(got)+len(want) <= 40 {
+		t.Fatalf("%s: seqs %v, want %v", what, got, want)
+	}
+	i := 0
+	for i < min(len(got), len(want)) && got[i] == want[i] {
+		i++
+	}
+	t.Fatalf("%s: %d seqs, want %d; they first differ at index %d: %v, want %v", what, len(got), len(want), i, got[i:min(i+5, len(got))], want[i:min(i+5, len(want))])
+}
+
+// sameOps compares what Read returned with what was appended.
+func sameOps(t *testing.T, what string, got, want []draw.Op) {
+	t.Helper()
+	wantSeqs(t, what, seqs(got), seqs(want))
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Board != w.Board || g.Time != w.Time || !bytes.Equal(g.Data, w.Data) {
+			t.Fatalf("%s: op %d is {%q %d %d %s}, want {%q %d %d %s}", what, i, g.Board, g.Seq, g.Time, g.Data, w.Board, w.Seq, w.Time, w.Data)
+		}
+	}
+}
+
+func testNumbering(t *testing.T, s draw.Store) {
+	first := appendOps(t, s, op("a", 1), op("a", 2), op("b", 3), op("a", 4), op("", 5))
+	wantSeqs(t, "first batch", seqs(first), []int64{1, 2, 1, 3, 1})
+	second := appendOps(t, s, op("b", 6), op("a", 7), op("b", 8))
+	wantSeqs(t, "second batch", seqs(second), []int64{2, 4, 3})
+	sameOps(t, "board a", readAll(t, s, "a", 0), []draw.Op{first[0], first[1], first[3], second[1]})
+	sameOps(t, "board b", readAll(t, s, "b", 0), []draw.Op{first[2], second[0], second[2]})
+	sameOps(t, "default board", readAll(t, s, "", 0), first[4:5])
+	if err := s.Append(ctx, nil); err != nil {
+		t.Fatalf("Append(nil): %v", err)
+	}
+	wantSeqs(t, "after an empty Append", seqs(appendOps(t, s, op("a", 9))), []int64{5})
+}
+
+func testReadSince(t *testing.T, s draw.Store) {
+	var ops []draw.Op
+	for i := range 10 {
+		ops = append(ops, op("r", i))
+	}
+	appendOps(t, s, ops...)
+	appendOps(t, s, op("other", 0))
+	for _, since := range []int64{0, 1, 4, 9, 10, 11, 100, -5} {
+		sameOps(t, fmt.Sprintf("since %d", since), readAll(t, s, "r", since), ops[min(10, max(0, since)):])
+	}
+	if got := readAll(t, s, "missing", 0); len(got) != 0 {
+		t.Fatalf("unknown board: read %d ops, want none", len(got))
+	}
+}
+
+func testDataCopied(t *testing.T, s draw.Store) {
+	ops := appendOps(t, s, op("c", 1), op("c", 2))
+	want := []draw.Op{ops[0], ops[1]}
+	want[0].Data, want[1].Data = slices.Clone(ops[0].Data), slices.Clone(ops[1].Data)
+	for i := range ops[0].Data {
+		ops[0].Data[i] = 'x' // the caller reuses its buffer after Append
+	}
+	// Kept Data must survive later rows and later reads.
+	kept := readAll(t, s, "c", 0)
+	readAll(t, s, "c", 0)
+	sameOps(t, "after the caller changed its buffer", kept, want)
+}
+
+func testEmptyData(t *testing.T, s draw.Store) {
+	appendOps(t, s, draw.Op{Board: "e", Time: 1}, draw.Op{Board: "e", Time: 2, Data: []byte{}})
+	got := readAll(t, s, "e", 0)
+	if len(got) != 2 || len(got[0].Data) != 0 || len(got[1].Data) != 0 {
+		t.Fatalf("empty Data read back as %+v", got)
+	}
+}
+
+func testStopRead(t *testing.T, s draw.Store) {
+	for range 3 {
+		var batch []draw.Op
+		for i := range 1000 { // more than one read chunk
+			batch = append(batch, op("s", i))
+		}
+		appendOps(t, s, batch...)
+	}
+	for _, stopAt := range []int64{3, 1500} {
+		var seen []int64
+		err := s.Read(ctx, "s", 0, func(op draw.Op) error {
+			seen = append(seen, op.Seq)
+			if op.Seq == stopAt {
+				return draw.ErrStopRead
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("stopping at %d with ErrStopRead: Read returned %v, want nil", stopAt, err)
+		}
+		wantSeqs(t, fmt.Sprintf("stopped at %d", stopAt), seen, span(1, stopAt))
+	}
+	boom := errors.New("boom")
+	calls := 0
+	err := s.Read(ctx, "s", 0, func(draw.Op) error { calls++; return fmt.Errorf("callback: %w", boom) })
+	if !errors.Is(err, boom) || calls != 1 {
+		t.Fatalf("callback error: Read returned %v after %d calls, want boom after 1", err, calls)
+	}
+}
+
+func testTrim(t *testing.T, s draw.Store) {
+	var ops []draw.Op
+	for i := range 10 {
+		ops = append(ops, op("t", i))
+	}
+	appendOps(t, s, ops...)
+	if err := s.Trim(ctx, "t", 5); err != nil {
+		t.Fatalf("Trim: %v", err)
+	}
+	sameOps(t, "after Trim(5)", readAll(t, s, "t", 0), ops[4:])
+	sameOps(t, "after Trim(5), since 7", readAll(t, s, "t", 7), ops[7:])
+	for _, before := range []int64{0, 3} { // nothing left to trim
+		if err := s.Trim(ctx, "t", before); err != nil {
+			t.Fatalf("Trim(%d): %v", before, err)
+		}
+	}
+	if err := s.Trim(ctx, "missing", 10); err != nil {
+		t.Fatalf("Trim of an unknown board: %v", err)
+	}
+	wantSeqs(t, "append after Trim", seqs(appendOps(t, s, op("t", 10))), []int64{11})
+	if err := s.Trim(ctx, "t", 100); err != nil {
+		t.Fatalf("Trim(100): %v", err)
+	}
+	if got := readAll(t, s, "t", 0); len(got) != 0 {
+		t.Fatalf("after trimming everything: seqs %v", seqs(got))
+	}
+	boards, err := s.Boards(ctx, "", 0)
+	if err != nil || len(boards) != 1 || boards[0].Name != "t" || boards[0].Head != 11 {
+		t.Fatalf("Boards after trimming everything = %+v, %v; want t with head 11", boards, err)
+	}
+	wantSeqs(t, "append after trimming everything", seqs(appendOps(t, s, op("t", 11))), []int64{12})
+}
+
+func testDelete(t *testing.T, s draw.Store) {
+	appendOps(t, s, op("d", 1), op("d", 2), op("d", 3), op("keep", 1))
+	if err := s.Delete(ctx, "d"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if got := readAll(t, s, "d", 0); len(got) != 0 {
+		t.Fatalf("after Delete: seqs %v", seqs(got))
+	}
+	boards, err := s.Boards(ctx, "", 0)
+	if err != nil || len(boards) != 1 || boards[0].Name != "keep" {
+		t.Fatalf("Boards after Delete = %+v, %v; want only keep", boards, err)
+	}
+	if err := s.Delete(ctx, "missing"); err != nil {
+		t.Fatalf("Delete of an unknown board: %v", err)
+	}
+	wantSeqs(t, "append after Delete", seqs(appendOps(t, s, op("d", 4), op("keep", 2))), []int64{1, 2})
+}
+
+func testBoards(t *testing.T, s draw.Store) {
+	if boards, err := s.Boards(ctx, "", 10); err != nil || len(boards) != 0 {
+		t.Fatalf("Boards of an empty store = %+v, %v", boards, err)
+	}
+	heads := map[string]int64{"": 1, "a": 2, "b": 3, "c": 4, "d": 5}
+	var batch []draw.Op
+	for name, head := range heads {
+		for i := range head {
+			batch = append(batch, op(name, int(i)))
+		}
+	}
+	appendOps(t, s, batch...)
+	names := func(after string, limit int) []string {
+		t.Helper()
+		boards, err := s.Boards(ctx, after, limit)
+		if err != nil {
+			t.Fatalf("Boards(%q, %d): %v", after, limit, err)
+		}
+		var out []string
+		for _, b := range boards {
+			if b.Head != heads[b.Name] {
+				t.Fatalf("Boards(%q, %d): %q has head %d, want %d", after, limit, b.Name, b.Head, heads[b.Name])
+			}
+			out = append(out, b.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 0, []string{"", "a", "b", "c", "d"}},
+		{"", 2, []string{"", "a"}},
+		{"a", 2, []string{"b", "c"}},
+		{"bb", 0, []string{"c", "d"}},
+		{"c", 10, []string{"d"}},
+		{"d", 10, nil},
+	} {
+		if got := names(tc.after, tc.limit); !slices.Equal(got, tc.want) {
+			t.Errorf("Boards(%q, %d) = %q, want %q", tc.after, tc.limit, got, tc.want)
+		}
+	}
+	var all []string
+	for after := ""; ; {
+		page := names(after, 2)
+		all = append(all, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if want := []string{"", "a", "b", "c", "d"}; !slices.Equal(all, want) {
+		t.Errorf("paging by 2 listed %q, want %q", all, want)
+	}
+}
+
+func testUpdated(t *testing.T, s draw.Store) {
+	before := time.Now()
+	appendOps(t, s, op("u", 1))
+	after := time.Now()
+	boards, err := s.Boards(ctx, "", 0)
+	if err != nil || len(boards) != 1 {
+		t.Fatalf("Boards = %+v, %v", boards, err)
+	}
+	// Stores may keep milliseconds only.
+	if u := boards[0].Updated; u.Before(before.Truncate(time.Millisecond)) || u.After(after) {
+		t.Fatalf("Updated = %v, want between %v and %v", u, before, after)
+	}
+}
+
+// testConcurrentReads checks that readers beside the writer always see a
+// prefix of the log made of whole batches: 1..n without gaps, n never going
+// back. The writer waits for a read after each batch, so they interleave.
+func testConcurrentReads(t *testing.T, s draw.Store) {
+	const batches, perBatch = 200, 5
+	done := make(chan struct{})
+	progress := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for r := range 3 {
+		wg.Go(func() {
+			var last int64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				since := last / int64(r+1) // some readers start in the middle
+				var n int64
+				err := s.Read(ctx, "c", since, func(op draw.Op) error {
+					if op.Seq != since+n+1 {
+						return fmt.Errorf("read since %d: seq %d after %d ops", since, op.Seq, n)
+					}
+					n++
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if head := since + n; head < last || head%perBatch != 0 {
+					t.Errorf("read since %d saw up to %d (an earlier read saw %d): not a prefix of whole batches of %d", since, head, last, perBatch)
+					return
+				}
+				last = since + n
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	for i := range batches {
+		var batch []draw.Op
+		for j := range perBatch {
+			batch = append(batch, op("c", i*perBatch+j))
+		}
+		if err := s.Append(ctx, batch); err != nil {
+			t.Errorf("Append: %v", err)
+			break
+		}
+		select {
+		case <-progress:
+		case <-time.After(5 * time.Second):
+			t.Error("no read finished within 5 s")
+		}
+		if t.Failed() {
+			break
+		}
+	}
+	close(done)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	wantSeqs(t, "after the writer finished", seqs(readAll(t, s, "c", 0)), span(1, batches*perBatch))
+}
+
+func testLargeBatch(t *testing.T, s draw.Store) {
+	const n = 10_000
+	ops := make([]draw.Op, n)
+	for i := range ops {
+		ops[i] = op("big", i)
+	}
+	appendOps(t, s, ops...)
+	wantSeqs(t, "the batch", seqs(ops), span(1, n))
+	sameOps(t, "read back", readAll(t, s, "big", 0), ops)
+	sameOps(t, "since 9990", readAll(t, s, "big", n-10), ops[n-10:])
+}
