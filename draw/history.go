@@ -57,7 +57,7 @@ type boardLog struct {
 	unsaved  map[string]bool
 
 	loadMu sync.Mutex
-	loaded bool
+	loaded atomic.Bool // state is there; until then nothing may be written
 }
 
 func newHistory(srv *Server, store Store) *history {
@@ -117,7 +117,7 @@ func (h *history) stop(ctx context.Context) error {
 func (l *boardLog) load(ctx context.Context, h *history) error {
 	l.loadMu.Lock()
 	defer l.loadMu.Unlock()
-	if l.loaded {
+	if l.loaded.Load() {
 		return nil
 	}
 	if err := h.barrier(ctx); err != nil {
@@ -136,9 +136,10 @@ func (l *boardLog) load(ctx context.Context, h *history) error {
 	if err != nil {
 		return fmt.Errorf("reading the history of board %q: %w", l.name, err)
 	}
-	l.state, l.unsaved, l.loaded = st, make(map[string]bool), true
+	l.state, l.unsaved = st, make(map[string]bool)
 	l.head.Store(head)
 	l.segments.Store(int64(st.sinceClear()))
+	l.loaded.Store(true)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -31,7 +32,7 @@ func (c *client) record(mv move) {
 		r.inside = false
 		return
 	}
-	if !had {
+	if !had || !c.board.log.loaded.Load() {
 		return
 	}
 	if !r.inside {
@@ -81,11 +82,20 @@ func (c *client) sync(args []json.RawMessage) {
 		c.reject(EventSync, "sync since must be a whole number ≥ 0", dropInvalid)
 		return
 	}
+	l := c.board.log
+	if !l.loaded.Load() { // it failed at the join: try again
+		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+		err := l.load(ctx, c.srv.history)
+		cancel()
+		if err != nil {
+			c.reject(EventSync, "this board's history cannot be read right now, drawing is not saved: "+err.Error(), dropRefused)
+			return
+		}
+	}
 	c.author = authorID(*r.Author)
 	// From here on the board's ops reach this client; what it missed before
 	// it fetches from history.ndjson, so nothing falls in between.
 	c.synced.Store(true)
-	l := c.board.log
 	c.emit(EventSynced, map[string]any{
 		"author":   c.author,
 		"head":     l.head.Load(),
