@@ -199,3 +199,41 @@ func TestRecorderTurnsClassicMovesIntoSegments(t *testing.T) {
 		t.Errorf("recorded\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// unreadableStore fails every Read while broken is set.
+type unreadableStore struct {
+	*MemoryStore
+	broken atomic.Bool
+}
+
+func (u *unreadableStore) Read(ctx context.Context, board string, since int64, fn func(Op) error) error {
+	if u.broken.Load() {
+		return errors.New("disk I/O error")
+	}
+	return u.MemoryStore.Read(ctx, board, since, fn)
+}
+
+// A board whose history cannot be read still relays live, takes no writes
+// (the writer would have no state to check them against) and says why; a
+// later sync loads it once the store reads again.
+func TestUnreadableBoardTakesNoWrites(t *testing.T) {
+	store := &unreadableStore{MemoryStore: NewMemoryStore()}
+	store.broken.Store(true)
+	_, base := startTestServer(t, Config{Store: store})
+	c := connect(t, base)
+	c.write(`42["sync",{"author":"secret-secret-secret","since":0}]`)
+	if r := string(c.event(EventRejected)); !strings.Contains(r, "cannot be read") || !strings.Contains(r, "disk I/O error") {
+		t.Fatalf("sync on an unreadable board: rejected %s, want the reason", r)
+	}
+	c.write(`42["mousemove",{"x":1,"y":1,"drawing":true}]`)
+	c.write(`42["mousemove",{"x":2,"y":2,"drawing":true}]`) // not recorded: nothing to record it against
+	store.broken.Store(false)
+	c.write(`42["sync",{"author":"secret-secret-secret","since":0}]`)
+	if s := string(c.event(EventSynced)); !strings.Contains(s, `"head":0`) {
+		t.Errorf("synced %s, want head 0: nothing was recorded while the board could not be read", s)
+	}
+	c.write(`42["draw",[{"stroke":"stroke-one","i":0,"color":"#000000","width":2,"points":[1,1,2,2]}]]`)
+	if ops := string(c.event(EventOps)); !strings.Contains(ops, `"seq":1,`) {
+		t.Errorf("after the store recovered: ops %s, want the piece stored as seq 1", ops)
+	}
+}
