@@ -9,12 +9,26 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A board's log over HTTP, under the board's path (/ or /b/<name>/):
 // history.ndjson (catch-up, late join and export) and board.svg.
 
 func (s *Server) exportRoutes() {
+	// Reading a big board costs tens of milliseconds of CPU: a crowd of
+	// readers queues for a few slots instead of starving the relay.
+	slots := make(chan struct{}, exportSlots)
+	limited := func(serve func(http.ResponseWriter, *http.Request, string), w http.ResponseWriter, r *http.Request, name string) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			// A reader that stalls gives its slot back after this.
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
+			serve(w, r, name)
+		case <-r.Context().Done():
+		}
+	}
 	named := func(serve func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
@@ -22,17 +36,24 @@ func (s *Server) exportRoutes() {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			serve(w, r, name)
+			limited(serve, w, r, name)
 		}
 	}
 	def := func(serve func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) { serve(w, r, DefaultBoard) }
+		return func(w http.ResponseWriter, r *http.Request) { limited(serve, w, r, DefaultBoard) }
 	}
 	s.mux.HandleFunc("GET /history.ndjson", def(s.serveHistory))
 	s.mux.HandleFunc("GET /b/{name}/history.ndjson", named(s.serveHistory))
 	s.mux.HandleFunc("GET /board.svg", def(s.serveSVG))
 	s.mux.HandleFunc("GET /b/{name}/board.svg", named(s.serveSVG))
 }
+
+// exportSlots is how many history or SVG reads run at once; exportTimeout
+// bounds one of them.
+const (
+	exportSlots   = 8
+	exportTimeout = 2 * time.Minute
+)
 
 // flushEvery is how much history goes out before the response is flushed:
 // a big board streams in pages instead of one giant message.
