@@ -70,8 +70,14 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request, board stri
 		}
 		since = n
 	}
+	info, _, err := s.cfg.Store.Info(r.Context(), board)
+	if err != nil {
+		http.Error(w, "cannot read this board's history right now: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Board-Head", strconv.FormatInt(info.Head, 10))
 	var out io.Writer = w
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
@@ -83,7 +89,7 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request, board stri
 	flusher, _ := w.(http.Flusher)
 	var line []byte
 	written, unflushed := 0, 0
-	err := s.cfg.Store.Read(r.Context(), board, since, func(op Op) error {
+	err = s.cfg.Store.Read(r.Context(), board, since, func(op Op) error {
 		line = append(wireOp(line[:0], op.Seq, op.Time, op.Data), '\n')
 		if _, err := bw.Write(line); err != nil {
 			return err

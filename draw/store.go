@@ -39,6 +39,8 @@ type Store interface {
 	// most limit of them; with after "" the list starts with the default
 	// board "" if it is stored.
 	Boards(ctx context.Context, after string, limit int) ([]BoardInfo, error)
+	// Info describes one board; ok is false when it is not stored.
+	Info(ctx context.Context, board string) (info BoardInfo, ok bool, err error)
 	// Delete removes a board and its log; its numbering starts again at 1.
 	Delete(ctx context.Context, board string) error
 	Close() error

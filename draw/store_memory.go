@@ -97,6 +97,16 @@ func (m *MemoryStore) Boards(ctx context.Context, after string, limit int) ([]Bo
 	return out, nil
 }
 
+func (m *MemoryStore) Info(ctx context.Context, board string) (BoardInfo, bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	l := m.boards[board]
+	if l == nil {
+		return BoardInfo{}, false, nil
+	}
+	return BoardInfo{Name: board, Head: l.head, Updated: l.updated}, true, nil
+}
+
 func (m *MemoryStore) Delete(ctx context.Context, board string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

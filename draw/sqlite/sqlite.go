@@ -456,6 +456,21 @@ func (s *Store) Boards(ctx context.Context, after string, limit int) ([]draw.Boa
 	return out, nil
 }
 
+// Info describes one board.
+func (s *Store) Info(ctx context.Context, board string) (draw.BoardInfo, bool, error) {
+	b := draw.BoardInfo{Name: board}
+	var updated int64
+	err := s.r.QueryRowContext(ctx, "SELECT head, updated FROM boards WHERE name = ?", board).Scan(&b.Head, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return draw.BoardInfo{}, false, nil
+	}
+	if err != nil {
+		return draw.BoardInfo{}, false, fmt.Errorf("sqlite: board %q in %s: %w", board, s.name, err)
+	}
+	b.Updated = time.UnixMilli(updated)
+	return b, true, nil
+}
+
 // Delete removes the board's ops and its head: numbering starts again at 1.
 func (s *Store) Delete(ctx context.Context, board string) error {
 	s.mu.Lock()

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) draw.Store) {
 		{"Trim", testTrim},
 		{"Delete", testDelete},
 		{"Boards", testBoards},
+		{"Info", testInfo},
 		{"Updated", testUpdated},
 		{"ConcurrentReads", testConcurrentReads},
 		{"LargeBatch", testLargeBatch},
@@ -233,6 +234,22 @@ func testDelete(t *testing.T, s draw.Store) {
 		t.Fatalf("Delete of an unknown board: %v", err)
 	}
 	wantSeqs(t, "append after Delete", seqs(appendOps(t, s, op("d", 4), op("keep", 2))), []int64{1, 2})
+}
+
+func testInfo(t *testing.T, s draw.Store) {
+	if _, ok, err := s.Info(ctx, "i"); ok || err != nil {
+		t.Fatalf("Info of an unknown board: ok %v, err %v", ok, err)
+	}
+	appendOps(t, s, op("i", 1), op("i", 2), op("other", 1))
+	s.Trim(ctx, "i", 3)
+	b, ok, err := s.Info(ctx, "i")
+	if !ok || err != nil || b.Name != "i" || b.Head != 2 || b.Updated.IsZero() {
+		t.Fatalf("Info = %+v, %v, %v; want board i with head 2 after a trim", b, ok, err)
+	}
+	s.Delete(ctx, "i")
+	if _, ok, _ := s.Info(ctx, "i"); ok {
+		t.Fatal("Info of a deleted board says it is stored")
+	}
 }
 
 func testBoards(t *testing.T, s draw.Store) {
