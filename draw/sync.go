@@ -100,6 +100,7 @@ func (c *client) sync(args []json.RawMessage) {
 		"author":   c.author,
 		"head":     l.head.Load(),
 		"saving":   c.srv.history.health() == "",
+		"reason":   c.srv.history.health(),
 		"segments": l.segments.Load(),
 		"limit":    c.srv.cfg.MaxBoardSegments,
 	})

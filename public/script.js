@@ -1,26 +1,47 @@
 // The drawing page. Served at / (the default board) and /b/<name>.
 //
-// Wire format (compatible with the original page):
+// Wire format (docs/PROTOCOL.md is the contract):
+//
+// Pointers (compatible with the original page, which understands only these):
 //   we emit    mousemove {x, y, drawing, color, width}   x, y in board units (0..2000, 0..1000)
-//   we receive moving    {x, y, drawing, id, color?, width?}
-//   a line is drawn from a user's previous point to the new one when both are "drawing".
-// Moves go out at most every 50 ms, except at a stroke's ends: pen down sends
-// its point at once (so the stroke starts there), pen up sends the last point
-// as drawing and then again as not drawing (so the next stroke does not join it).
+//   we receive moving    {x, y, drawing, id, color?, width?}   only moves the sender's pointer
+//   Moves go out at most every 50 ms, except at a stroke's ends: pen down sends
+//   its point at once, pen up sends the last point as drawing and then again as
+//   not drawing. The server records moves of pages that never sent `sync`
+//   (classic pages) into the board's log, so their drawing reaches us as ops.
+//
+// Ink (the board's log; the picture is a pure function of it):
+//   we emit    sync  {author: secret, since: have}      after every (re)connect
+//   we receive synced {author, head, saving, segments, limit}
+//   we fetch   <board>/history.ndjson?since=have       when head > have (head < have: board deleted, start over)
+//   we emit    draw  [{stroke, i, color, width, points: [x0, y0, x1, y1, …]}, …]   every 50 ms while drawing
+//              (piece i > 0 starts at the last point of piece i-1); each piece stays pending until its echo
+//   we emit    undo {stroke} / redo {stroke} / clear {stroke: new id}
+//   we receive ops   [{seq, time, type: stroke|undo|redo|clear, stroke, author, …}, …]   in seq order;
+//              ops without seq are live but not yet saved (they come again with one)
+//   we receive storage {saving, reason}, rejected {event, reason, dropped}
+//
 // Presence (optional, old servers do not send it): hello, presence, joined, clientdisconnect.
 "use strict";
 
 (() => {
   const BOARD_W = 2000;
   const BOARD_H = 1000;
-  const EMIT_INTERVAL = 50;     // ms between mousemoves, as the original page
+  const EMIT_INTERVAL = 50;     // ms between mousemoves and between draw events, as the original page
   const IDLE_AFTER = 3000;      // ms before a still remote pointer fades
   const NOTICE_FOR = 4000;      // ms a status notice stays
-  const DEFAULT_COLOR = "#1c1917"; // for users whose moves carry no colour (old clients)
-  const DEFAULT_WIDTH = 2;
+  const QUIET_MS = 250;         // a full redraw waits this long after the last change it is for
+  const FADE_AFTER = 1500;      // ms before an unacknowledged piece of ours is drawn faded
+  const FADED_ALPHA = 0.35;
+  const RESEND_AFTER = 3000;    // ms before an unacknowledged piece is sent again
+  const UNSAVED_AFTER = 3000;   // ms of unacknowledged pieces before the status says "Not saved"
+  const MAX_BATCH = 64;         // pieces per draw event (the server's limit)
+  const MAX_PIECE_POINTS = 200; // a piece is cut early when it gets this long (the server takes 256)
+  const MAX_STROKE_PIECES = 10000; // the server's limit: a longer drag goes on as a new stroke
+  const REPLAY_GAP_CAP = 1000;  // ms of replay time an idle gap in the history may take at most
+  const DEFAULT_COLOR = "#1c1917";
   const MIN_WIDTH = 1;
   const MAX_WIDTH = 40;
-  const MAX_SEGMENTS = 200000;  // kept for redraws; the oldest go first
   const MAX_PEOPLE_SHOWN = 8;
   const PALETTE = ["#1c1917", "#e11d48", "#f59e0b", "#16a34a", "#0891b2", "#2563eb", "#7c3aed"];
 
@@ -39,16 +60,35 @@
 
   const isHexColor = (c) => typeof c === "string" && /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(c);
   const clampWidth = (w) => Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, Math.round(w)));
+  // The log wants #rrggbb.
+  const fullHex = (c) => (c.length === 4 ? "#" + c.slice(1).replace(/./g, "$&$&") : c).toLowerCase();
+
+  // Random ids of [A-Za-z0-9_-]: stroke ids (12) and the author secret (32).
+  const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  function randomId(n) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    let s = "";
+    for (const b of bytes) s += ID_CHARS[b & 63];
+    return s;
+  }
 
   const me = {
     name: (store.get("draw.name") || "").slice(0, 32),
     color: isHexColor(store.get("draw.color")) ? store.get("draw.color").toLowerCase()
       : PALETTE[1 + Math.floor(Math.random() * (PALETTE.length - 1))],
     width: Number(store.get("draw.width")) ? clampWidth(Number(store.get("draw.width"))) : 4,
+    // The secret that makes our strokes ours (the server tells us the public
+    // author id derived from it). Kept, so undo works across reloads.
+    secret: store.get("draw.author") || "",
+    author: "", // public id, from `synced`
   };
   if (!me.name) {
     me.name = "Guest " + (100 + Math.floor(Math.random() * 900));
     store.set("draw.name", me.name);
+  }
+  if (!/^[A-Za-z0-9_-]{22,64}$/.test(me.secret)) {
+    me.secret = randomId(32);
+    store.set("draw.author", me.secret);
   }
 
   // ---------- which board ----------
@@ -60,68 +100,242 @@
   }
   const board = boardFromPath(location.pathname);
   const boardURL = location.origin + (board ? "/b/" + encodeURIComponent(board) : "/");
+  // Where the board's HTTP resources live: history.ndjson, board.svg.
+  const boardPath = board ? "/b/" + encodeURIComponent(board) + "/" : "/";
   $("board-name").textContent = board || "Default board";
   document.title = (board ? board : "Default board") + " · Draw together";
 
-  // ---------- drawing surface ----------
+  // ---------- the log ----------
 
-  // Every segment drawn since the page opened (or was cleared), in board units,
-  // so the canvas can be redrawn sharply at any size.
-  let segments = [];
+  // A Log holds the committed ops of a board, applied in seq order, in the
+  // form rendering needs: the stroke pieces, which actions (strokes and
+  // clears) are undone, and the clears. The live board and a replay each have one.
+  class Log {
+    constructor() {
+      this.have = 0;             // every op up to this seq is applied
+      this.pieces = [];          // committed pieces, seq order
+      this.keys = new Set();     // "stroke/i" of those pieces
+      this.actions = new Map();  // action id -> {kind: "stroke"|"clear", author, seq}, by first seq
+      this.undone = new Set();   // action ids currently undone
+      this.clears = [];          // clear ops, seq order
+    }
 
-  // A segment is a line from (x0,y0) to (x1,y1), or a quadratic curve when it
-  // has a control point (cx,cy). Segments that continue each other in the same
-  // style are stroked as one path, so joins are smooth.
-  function paintSegments(c, list) {
+    // The seq of the newest clear that is in force: pieces at or below it are hidden.
+    clearedUpTo() {
+      for (let k = this.clears.length - 1; k >= 0; k--) {
+        if (!this.undone.has(this.clears[k].stroke)) return this.clears[k].seq;
+      }
+      return 0;
+    }
+
+    isVisible(p, clearedUpTo = this.clearedUpTo()) {
+      return p.seq > clearedUpTo && !this.undone.has(p.stroke);
+    }
+
+    *visiblePieces() {
+      const upTo = this.clearedUpTo();
+      for (const p of this.pieces) if (this.isVisible(p, upTo)) yield p;
+    }
+
+    // apply takes a committed op with seq > have and says what it changed:
+    // "piece" (a new piece to paint on top), "state" (visibility changed: redraw), or "" (nothing).
+    apply(op) {
+      this.have = op.seq;
+      switch (op.type) {
+        case "stroke": {
+          const key = op.stroke + "/" + op.i;
+          if (this.keys.has(key)) return "";
+          this.keys.add(key);
+          this.pieces.push(op);
+          if (!this.actions.has(op.stroke)) this.actions.set(op.stroke, { kind: "stroke", author: op.author, seq: op.seq });
+          return "piece";
+        }
+        case "undo":
+        case "redo": {
+          const was = this.undone.has(op.stroke);
+          if (op.type === "undo") this.undone.add(op.stroke); else this.undone.delete(op.stroke);
+          return was !== this.undone.has(op.stroke) ? "state" : "";
+        }
+        case "clear": {
+          const previous = this.clears[this.clears.length - 1];
+          this.clears.push(op);
+          this.actions.set(op.stroke, { kind: "clear", author: op.author, seq: op.seq });
+          // Only the newest clear can be undone, so a previous clear in force
+          // hides what is before it for good: forget that (the server deletes it too).
+          if (previous && !this.undone.has(previous.stroke)) this.forgetBefore(previous.seq);
+          return "state";
+        }
+      }
+      return "";
+    }
+
+    forgetBefore(seq) {
+      const drop = this.pieces.findIndex((p) => p.seq >= seq);
+      if (drop === 0) return;
+      const gone = drop < 0 ? this.pieces : this.pieces.slice(0, drop);
+      this.pieces = drop < 0 ? [] : this.pieces.slice(drop);
+      for (const p of gone) this.keys.delete(p.stroke + "/" + p.i);
+      const left = new Set(this.pieces.map((p) => p.stroke));
+      for (const [id, a] of this.actions) {
+        if (a.kind === "stroke" && a.seq < seq && !left.has(id)) {
+          this.actions.delete(id);
+          this.undone.delete(id);
+        }
+      }
+      this.clears = this.clears.filter((c) => c.seq >= seq);
+    }
+  }
+
+  // normalizeOp checks an op from the server (socket or history) and returns
+  // it in the shape the page uses, or null. seq is 0 for live-but-unsaved ops.
+  // A committed op the page does not understand (a later addition to the
+  // protocol) becomes type "other": it still counts for `have`.
+  function normalizeOp(o) {
+    if (!o || typeof o !== "object") return null;
+    const seq = Number.isSafeInteger(o.seq) && o.seq > 0 ? o.seq : 0;
+    const base = {
+      type: o.type, seq, time: Number(o.time) || 0, stroke: typeof o.stroke === "string" ? o.stroke : "",
+      author: typeof o.author === "string" ? o.author : "",
+    };
+    if (base.stroke) {
+      switch (o.type) {
+        case "stroke":
+          if (Number.isInteger(o.i) && o.i >= 0 && Array.isArray(o.points) && o.points.length >= 2 &&
+            o.points.length % 2 === 0 && o.points.every(Number.isFinite)) {
+            return {
+              ...base, i: o.i, points: o.points,
+              color: isHexColor(o.color) ? o.color : DEFAULT_COLOR,
+              width: Number.isFinite(o.width) ? clampWidth(o.width) : 2,
+            };
+          }
+          break;
+        case "undo":
+        case "redo":
+          return base;
+        case "clear":
+          return { ...base, name: typeof o.name === "string" ? o.name.slice(0, 32) : "" };
+      }
+    }
+    return seq ? { ...base, type: "other", stroke: "" } : null;
+  }
+
+  // ---------- painting ----------
+
+  // A piece is one polyline in board units, stroked alone with round caps and
+  // joins; a piece whose points all coincide is a dot of diameter width. Every
+  // page paints the same pieces in the same order with this function, which is
+  // what makes the pages agree to the pixel.
+  function paintPiece(c, p) {
+    const pts = p.points;
+    let still = true;
+    for (let k = 2; k < pts.length && still; k += 2) still = pts[k] === pts[0] && pts[k + 1] === pts[1];
+    c.beginPath();
+    if (still) {
+      c.fillStyle = p.color;
+      c.arc(pts[0], pts[1], p.width / 2, 0, Math.PI * 2);
+      c.fill();
+      return;
+    }
     c.lineCap = "round";
     c.lineJoin = "round";
-    let open = false;
-    let prev = null;
-    for (const s of list) {
-      const still = s.x0 === s.x1 && s.y0 === s.y1 && (s.cx === undefined || (s.cx === s.x0 && s.cy === s.y0));
-      if (still) { // a dot: zero-length lines draw nothing
-        if (open) { c.stroke(); open = false; }
-        c.fillStyle = s.color;
-        c.beginPath();
-        c.arc(s.x0, s.y0, s.width / 2, 0, Math.PI * 2);
-        c.fill();
-        prev = null;
-        continue;
-      }
-      const joins = open && prev.color === s.color && prev.width === s.width &&
-        prev.x1 === s.x0 && prev.y1 === s.y0;
-      if (!joins) {
-        if (open) c.stroke();
-        c.strokeStyle = s.color;
-        c.lineWidth = s.width;
-        c.beginPath();
-        c.moveTo(s.x0, s.y0);
-        open = true;
-      }
-      if (s.cx === undefined) c.lineTo(s.x1, s.y1);
-      else c.quadraticCurveTo(s.cx, s.cy, s.x1, s.y1);
-      prev = s;
-    }
-    if (open) c.stroke();
+    c.strokeStyle = p.color;
+    c.lineWidth = p.width;
+    c.moveTo(pts[0], pts[1]);
+    for (let k = 2; k < pts.length; k += 2) c.lineTo(pts[k], pts[k + 1]);
+    c.stroke();
   }
 
-  function boardTransform() {
-    ctx.setTransform(canvas.width / BOARD_W, 0, 0, canvas.height / BOARD_H, 0, 0);
+  function boardTransform(c = ctx, w = canvas.width, h = canvas.height) {
+    c.setTransform(w / BOARD_W, 0, 0, h / BOARD_H, 0, 0);
   }
 
-  function redraw() {
+  function clearCanvas() {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.globalAlpha = 1;
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     boardTransform();
-    paintSegments(ctx, segments);
   }
 
-  function addSegment(x0, y0, x1, y1, color, width, cx, cy) {
-    const s = cx === undefined ? { x0, y0, x1, y1, color, width } : { x0, y0, cx, cy, x1, y1, color, width };
-    segments.push(s);
-    if (segments.length > MAX_SEGMENTS) segments = segments.slice(segments.length - MAX_SEGMENTS * 0.9);
+  // ---------- the live board ----------
+
+  let live = new Log();
+  const unsaved = new Map();  // "stroke/i" -> live piece the server could not store yet (no seq)
+  let pending = [];           // our pieces not yet acknowledged, oldest first:
+  //                             {stroke, i, color, width, points, createdAt, sentAt, sentOn, faded}
+  const pendingKeys = new Map(); // "stroke/i" -> pending piece
+
+  // dirty: the canvas is not the canonical picture of `live` (our preview,
+  // pending or unsaved pieces are on it, or pieces were painted out of order).
+  // A full redraw makes it canonical again; it waits until drawing is quiet.
+  let dirty = false;
+  let redrawWanted = false;
+  let redrawTimer = 0;
+  let redrawSoon = false; // the timer is the short one
+  let redrawFrame = 0;
+
+  // requestRedraw asks for a full redraw: soon (next frame) for discrete
+  // changes such as undo or clear, else once nothing changed for QUIET_MS. It
+  // never happens while a pointer is drawing; the stroke's end asks again.
+  function requestRedraw(soon) {
+    redrawWanted = true;
+    if (redrawFrame || (redrawTimer && redrawSoon)) return;
+    clearTimeout(redrawTimer);
+    redrawSoon = soon;
+    redrawTimer = setTimeout(() => {
+      redrawTimer = 0;
+      redrawFrame = requestAnimationFrame(() => {
+        redrawFrame = 0;
+        if (redrawWanted && !active) redraw();
+      });
+    }, soon ? 0 : QUIET_MS);
+  }
+
+  // A scratch canvas for faded pieces: painted opaque, then laid on at
+  // FADED_ALPHA, so overlapping pieces do not darken each other.
+  let fadeLayer = null;
+
+  function paintFaded(list) {
+    if (!list.length) return;
+    if (!fadeLayer) fadeLayer = document.createElement("canvas");
+    if (fadeLayer.width !== canvas.width || fadeLayer.height !== canvas.height) {
+      fadeLayer.width = canvas.width;
+      fadeLayer.height = canvas.height;
+    }
+    const f = fadeLayer.getContext("2d");
+    f.setTransform(1, 0, 0, 1, 0, 0);
+    f.clearRect(0, 0, fadeLayer.width, fadeLayer.height);
+    boardTransform(f, fadeLayer.width, fadeLayer.height);
+    for (const p of list) paintPiece(f, p);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.globalAlpha = FADED_ALPHA;
+    ctx.drawImage(fadeLayer, 0, 0);
+    ctx.globalAlpha = 1;
     boardTransform();
-    paintSegments(ctx, [s]);
+  }
+
+  // redraw paints everything from scratch: the log's visible pieces in seq
+  // order (exactly what a fresh joiner paints), then what is not in the log yet.
+  function redraw() {
+    redrawWanted = false;
+    clearTimeout(redrawTimer);
+    redrawTimer = 0;
+    clearCanvas();
+    if (replay) {
+      for (const p of replay.log.visiblePieces()) paintPiece(ctx, p);
+      return;
+    }
+    for (const p of live.visiblePieces()) paintPiece(ctx, p);
+    for (const p of unsaved.values()) paintPiece(ctx, p);
+    const now = performance.now();
+    const faded = [];
+    for (const p of pending) {
+      p.faded = now - p.createdAt > FADE_AFTER;
+      if (p.faded) faded.push(p);
+    }
+    paintFaded(faded);
+    for (const p of pending) if (!p.faded) paintPiece(ctx, p);
+    if (active) paintPiece(ctx, active);
+    dirty = unsaved.size > 0 || pending.length > 0 || active !== null;
   }
 
   // Fit the 2000×1000 board into the space <main> offers, letterboxed, with a
@@ -153,7 +367,6 @@
     matchMedia("(resolution: " + (window.devicePixelRatio || 1) + "dppx)")
       .addEventListener("change", () => { layout(); watchDensity(); }, { once: true });
   })();
-  layout();
 
   function toBoard(e) {
     const r = canvas.getBoundingClientRect();
@@ -165,18 +378,294 @@
     };
   }
 
-  // ---------- connection ----------
+  // ---------- applying ops ----------
+
+  const isMine = (op) => me.author !== "" && op.author === me.author;
+
+  // applyCommitted applies one committed op (seq > live.have) to the live log
+  // and the canvas. announce: it is news (not the catch-up after loading).
+  function applyCommitted(op, announce) {
+    const key = op.type === "stroke" ? op.stroke + "/" + op.i : "";
+    const change = live.apply(op);
+    if (op.type === "stroke") {
+      const mine = pendingKeys.get(key);
+      if (mine) { // our piece is saved: it is no longer pending
+        pendingKeys.delete(key);
+        pending.splice(pending.indexOf(mine), 1);
+        requestRedraw(false); // our preview under it is not canonical
+        if (!pending.length) updateSaveState();
+      } else if (unsaved.delete(key)) {
+        requestRedraw(false); // it was painted out of order
+      } else if (change === "piece" && !replay && live.isVisible(op)) {
+        boardTransform();
+        paintPiece(ctx, op); // in seq order on top: the canvas stays canonical
+      }
+      if (isMine(op) && live.actions.get(op.stroke)?.seq === op.seq) { // a new action of ours
+        ownActionCommitted(op.stroke);
+        updateEditButtons();
+      }
+    } else if (change === "state" || op.type === "clear") {
+      requestRedraw(true);
+    }
+    if (op.type === "clear") {
+      if (isMine(op)) ownActionCommitted(op.stroke);
+      if (announce) {
+        if (isMine(op)) notice("You cleared the board. Undo (Ctrl+Z) brings it back.");
+        else notice((op.name || "Someone") + " cleared the board");
+      }
+    }
+    if (op.type !== "stroke") {
+      settleRequest(op.stroke);
+      updateEditButtons();
+    }
+  }
+
+  // A live op the server could not store yet: only pieces are drawn (they
+  // come again with a seq); undo, redo and clear wait for theirs.
+  function applyUnsaved(op) {
+    if (op.type !== "stroke") return;
+    const key = op.stroke + "/" + op.i;
+    if (pendingKeys.has(key) || live.keys.has(key) || unsaved.has(key)) return;
+    unsaved.set(key, op);
+    dirty = true;
+    if (!replay) {
+      boardTransform();
+      paintPiece(ctx, op);
+    }
+  }
+
+  // ---------- sync: catching up with the log ----------
 
   const socket = board ? io({ query: { board } }) : io();
 
+  let synced = false;       // `synced` came on this connection
+  let caughtUp = false;     // and the history up to its head is applied
+  let fetching = false;
+  let syncGen = 0;          // bumped on every connection and board reset; stale fetches stop
+  let catchUps = 0;         // completed catch-ups (the first one, after loading, is not news)
+  let early = [];           // committed ops that came while fetching or after a gap
+  let syncedHead = 0;       // the head `synced` reported
+  let saving = true;
+  let savingReason = "";
+
+  function resetLive() {
+    live = new Log();
+    unsaved.clear();
+    early = [];
+    // Our strokes still pending stay ours: they are sent to the new log.
+    const keep = localActions.filter((id) => pending.some((p) => p.stroke === id));
+    localActions.splice(0, localActions.length, ...keep);
+    localClears.clear();
+    requests.clear();
+    redraw();
+    updateEditButtons();
+  }
+
+  // onOps handles an `ops` frame: committed ops in seq order go on the
+  // canvas; a gap before them (or a catch-up under way) sends them to `early`.
+  function onOps(list) {
+    if (!Array.isArray(list)) return;
+    for (const raw of list) {
+      const op = normalizeOp(raw);
+      if (!op) continue;
+      if (!op.seq) { applyUnsaved(op); continue; }
+      if (op.seq <= live.have) continue;
+      if (fetching || !synced || op.seq !== live.have + 1) {
+        early.push(op);
+        if (synced && !fetching) catchUp();
+        continue;
+      }
+      applyCommitted(op, catchUps > 0);
+    }
+  }
+
+  // drainEarly applies buffered ops that follow on; it returns true when a
+  // gap is left (ops missing between have and the first buffered one).
+  function drainEarly(jump) {
+    early.sort((a, b) => a.seq - b.seq);
+    let k = 0;
+    for (; k < early.length; k++) {
+      const op = early[k];
+      if (op.seq <= live.have) continue;
+      if (op.seq !== live.have + 1 && !jump) break;
+      applyCommitted(op, catchUps > 0);
+    }
+    early = early.slice(k);
+    return early.length > 0;
+  }
+
+  // catchUp fetches history.ndjson?since=have, applying ops as they stream
+  // in, until nothing is missing; then it sends what we still owe the server.
+  async function catchUp() {
+    if (fetching) return;
+    fetching = true;
+    const gen = syncGen;
+    let idle = 0;      // fetches in a row that brought nothing
+    let delay = 1000;  // retry backoff after errors
+    try {
+      for (;;) {
+        const before = live.have;
+        try {
+          await fetchHistory(live.have, gen);
+        } catch (err) {
+          if (gen !== syncGen) return;
+          console.warn("history fetch failed:", err);
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 15000);
+          if (gen !== syncGen || !socket.connected) return;
+          continue;
+        }
+        if (gen !== syncGen) return;
+        idle = live.have === before ? idle + 1 : 0;
+        // A gap the history cannot fill (its ops were deleted after a clear)
+        // is jumped over after two fetches that brought nothing.
+        const jump = idle >= 2;
+        const gap = drainEarly(jump);
+        if (jump && live.have < syncedHead) live.have = syncedHead;
+        if (!gap && live.have >= syncedHead) break;
+      }
+      fetching = false;
+      caughtUpNow();
+    } finally {
+      if (gen === syncGen) fetching = false;
+    }
+  }
+
+  // caughtUpNow: the log is applied up to the head; what waited for that goes out.
+  function caughtUpNow() {
+    caughtUp = true;
+    catchUps++;
+    flushRequests();
+    pumpDraw();
+    updateEditButtons();
+    updateSaveState();
+  }
+
+  async function fetchHistory(since, gen) {
+    const res = await fetch(boardPath + "history.ndjson?since=" + since, { cache: "no-store" });
+    if (!res.ok) throw new Error("GET history.ndjson: HTTP " + res.status);
+    const take = (line) => {
+      if (!line.trim()) return;
+      let op = null;
+      try { op = normalizeOp(JSON.parse(line)); } catch { console.warn("bad history line:", line); }
+      if (op && op.seq > live.have) applyCommitted(op, catchUps > 0);
+    };
+    if (!res.body || !res.body.getReader) {
+      const text = await res.text();
+      if (gen === syncGen) for (const line of text.split("\n")) take(line);
+      return;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (gen !== syncGen) { reader.cancel().catch(() => {}); return; }
+      buf += decoder.decode(value || new Uint8Array(), { stream: !done });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        take(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+      if (done) break;
+    }
+    take(buf);
+  }
+
+  socket.on("synced", (d) => {
+    if (!d || typeof d !== "object") return;
+    const head = Number(d.head) || 0;
+    if (typeof d.author === "string" && d.author !== me.author) me.author = d.author;
+    saving = d.saving !== false;
+    savingReason = saving ? "" : String(d.reason || "the server cannot save right now");
+    synced = true;
+    syncedHead = head;
+    if (head < live.have) {
+      // The board was deleted (or the server forgot it): start over from
+      // nothing; our pending pieces are kept and sent again.
+      syncGen++;
+      fetching = false;
+      catchUps = 0;
+      resetLive();
+    }
+    if (head > live.have || drainEarly(false)) catchUp();
+    else caughtUpNow();
+    updateEditButtons();
+    updateSaveState();
+  });
+
+  socket.on("ops", onOps);
+
+  socket.on("storage", (d) => {
+    const was = saving;
+    saving = !(d && d.saving === false);
+    savingReason = saving ? "" : String((d && d.reason) || "the server cannot save right now");
+    if (saving && !was) notice("Saving again");
+    updateSaveState();
+  });
+
+  // ---------- our pieces: sending until acknowledged ----------
+
+  let connGen = 0;          // bumped on every connection: pieces are sent again on a new one
+  let connectedAt = 0;
+  let lastDrawAt = -Infinity;
+  let drawTimer = 0;
+  let drawRefused = null;   // {reason, at}: the server refused a draw (board full…)
+
+  function addPending(piece) {
+    const p = { ...piece, createdAt: performance.now(), sentAt: -Infinity, sentOn: -1, faded: false };
+    pending.push(p);
+    pendingKeys.set(p.stroke + "/" + p.i, p);
+    pumpDraw();
+  }
+
+  // pumpDraw sends pending pieces that this connection has not had yet, or
+  // that stayed unacknowledged for RESEND_AFTER, in order, MAX_BATCH a time,
+  // at most one draw per EMIT_INTERVAL (well under the server's rate limit).
+  function pumpDraw() {
+    if (drawTimer || !socket.connected || !synced || !caughtUp) return;
+    const now = performance.now();
+    const wait = lastDrawAt + EMIT_INTERVAL - now;
+    if (wait > 0) {
+      drawTimer = setTimeout(() => { drawTimer = 0; pumpDraw(); }, wait);
+      return;
+    }
+    const resendAfter = drawRefused && now - drawRefused.at < 15000 ? 15000 : RESEND_AFTER;
+    const batch = [];
+    for (const p of pending) {
+      if (p.sentOn === connGen && now - p.sentAt < resendAfter) continue;
+      batch.push(p);
+      if (batch.length === MAX_BATCH) break;
+    }
+    if (!batch.length) return;
+    for (const p of batch) {
+      p.sentAt = now;
+      p.sentOn = connGen;
+    }
+    socket.emit("draw", batch.map(({ stroke, i, color, width, points }) => ({ stroke, i, color, width, points })));
+    lastDrawAt = now;
+    drawTimer = setTimeout(() => { drawTimer = 0; pumpDraw(); }, EMIT_INTERVAL);
+  }
+
+  // Housekeeping twice a second: resend what is overdue, fade what is old,
+  // say whether everything is saved.
+  setInterval(() => {
+    pumpDraw();
+    const now = performance.now();
+    if (pending.some((p) => !p.faded && now - p.createdAt > FADE_AFTER)) requestRedraw(false);
+    updateSaveState();
+  }, 500);
+
+  // ---------- pointer messages (the seed contract) ----------
+
   let lastEmitAt = -Infinity;
-  let pending = null;
-  let pendingTimer = 0;
+  let nextMove = null;
+  let moveTimer = 0;
 
   function emitNow(point) {
-    clearTimeout(pendingTimer);
-    pendingTimer = 0;
-    pending = null;
+    clearTimeout(moveTimer);
+    moveTimer = 0;
+    nextMove = null;
     if (!socket.connected) return; // nothing queues up while offline
     socket.emit("mousemove", point);
     lastEmitAt = performance.now();
@@ -186,51 +675,99 @@
   // next slot rather than being lost.
   function emitThrottled(point) {
     const wait = lastEmitAt + EMIT_INTERVAL - performance.now();
-    if (wait <= 0 && !pendingTimer) {
+    if (wait <= 0 && !moveTimer) {
       emitNow(point);
       return;
     }
-    pending = point;
-    if (!pendingTimer) {
-      pendingTimer = setTimeout(() => {
-        pendingTimer = 0;
-        if (pending) emitNow(pending);
+    nextMove = point;
+    if (!moveTimer) {
+      moveTimer = setTimeout(() => {
+        moveTimer = 0;
+        if (nextMove) emitNow(nextMove);
       }, Math.max(0, wait));
     }
   }
 
-  function flushPending() {
-    if (pending) emitNow(pending);
+  function flushMove() {
+    if (nextMove) emitNow(nextMove);
   }
 
   const wire = (p, drawing) => ({ x: p.x, y: p.y, drawing, color: me.color, width: me.width });
 
   // ---------- local input ----------
 
-  let active = null; // the pointer that is drawing: {id, x, y}
+  // The stroke being drawn: the piece being built (its points start at the
+  // last point of the previous piece), plus the pointer's state.
+  // {pid, stroke, i, color, width, points, fresh, x, y, cutAt, cutTimer}
+  let active = null;
+
+  // cutPiece turns the points gathered since the last piece into a piece and
+  // queues it for sending. At pen up a stroke that never moved is one dot.
+  function cutPiece(final) {
+    const a = active;
+    clearTimeout(a.cutTimer);
+    a.cutTimer = 0;
+    a.cutAt = performance.now();
+    if (!a.fresh && !(final && a.i === 0)) return;
+    addPending({ stroke: a.stroke, i: a.i, color: a.color, width: a.width, points: a.points });
+    a.i++;
+    a.points = a.points.slice(-2);
+    a.fresh = 0;
+    if (a.i >= MAX_STROKE_PIECES) { // over eight minutes of one drag
+      a.stroke = randomId(12);
+      a.i = 0;
+      localActions.push(a.stroke);
+    }
+  }
+
+  function scheduleCut() {
+    const a = active;
+    if (a.points.length / 2 >= MAX_PIECE_POINTS) { cutPiece(false); return; }
+    const wait = a.cutAt + EMIT_INTERVAL - performance.now();
+    if (wait <= 0) { cutPiece(false); return; }
+    if (!a.cutTimer) a.cutTimer = setTimeout(() => { if (active === a) cutPiece(false); }, wait);
+  }
+
+  // Our own stroke is previewed segment by segment as the pointer moves; the
+  // pieces replace the preview at the next quiet redraw.
+  function previewSegment(x0, y0, x1, y1) {
+    if (replay) return;
+    boardTransform();
+    paintPiece(ctx, { color: active.color, width: active.width, points: [x0, y0, x1, y1] });
+    dirty = true;
+  }
 
   canvas.addEventListener("pointerdown", (e) => {
     if (active || !e.isPrimary) return;
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
+    if (replay || replayLoading) stopReplay();
     canvas.setPointerCapture?.(e.pointerId);
     const p = toBoard(e);
-    active = { id: e.pointerId, x: p.x, y: p.y };
-    addSegment(p.x, p.y, p.x, p.y, me.color, me.width);
-    flushPending();
+    active = {
+      pid: e.pointerId, stroke: randomId(12), i: 0, color: fullHex(me.color), width: me.width,
+      points: [p.x, p.y], fresh: 1, x: p.x, y: p.y, cutAt: performance.now(), cutTimer: 0,
+    };
+    localActions.push(active.stroke); // a new action: nothing left to redo
+    updateEditButtons();
+    previewSegment(p.x, p.y, p.x, p.y);
+    flushMove();
     emitNow(wire(p, true));
   });
 
   canvas.addEventListener("pointermove", (e) => {
-    if (active && e.pointerId === active.id) {
+    if (active && e.pointerId === active.pid) {
       const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
       for (const ce of events.length ? events : [e]) {
         const p = toBoard(ce);
         if (p.x === active.x && p.y === active.y) continue;
-        addSegment(active.x, active.y, p.x, p.y, me.color, me.width);
+        previewSegment(active.x, active.y, p.x, p.y);
+        active.points.push(p.x, p.y);
+        active.fresh++;
         active.x = p.x;
         active.y = p.y;
       }
+      if (active.fresh) scheduleCut();
       emitThrottled(wire(active, true));
     } else if (!active && e.isPrimary && e.pointerType !== "touch") {
       emitThrottled(wire(toBoard(e), false)); // hovering: others see where we are
@@ -238,28 +775,258 @@
   });
 
   function endStroke(e) {
-    if (!active || e.pointerId !== active.id) return;
+    if (!active || e.pointerId !== active.pid) return;
     // Cancelled or lost strokes end where they last were: such events carry no useful position.
     const p = e.type === "pointerup" ? toBoard(e) : { x: active.x, y: active.y };
     if (p.x !== active.x || p.y !== active.y) {
-      addSegment(active.x, active.y, p.x, p.y, me.color, me.width);
+      previewSegment(active.x, active.y, p.x, p.y);
+      active.points.push(p.x, p.y);
+      active.fresh++;
+      active.x = p.x;
+      active.y = p.y;
     }
+    cutPiece(true);
     active = null;
     // The stroke must end where the pen lifted, whatever the throttle says.
-    flushPending();
+    flushMove();
     emitNow(wire(p, true));
     emitNow(wire(p, false));
+    requestRedraw(false);
   }
   canvas.addEventListener("pointerup", endStroke);
   canvas.addEventListener("pointercancel", endStroke);
   canvas.addEventListener("lostpointercapture", endStroke);
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
 
+  // ---------- undo, redo, clear ----------
+
+  // Our actions (strokes and clears, by the author id from `synced`) come
+  // from the log, so they survive a reload; localActions are the ones we
+  // started that the log has not shown yet. Undo takes the newest action that
+  // is shown; redo the oldest undone one after it (a new action leaves none).
+  const localActions = [];
+  const localClears = new Set(); // the clears among them
+  // requests: action id -> wanted undone state, until the log says so.
+  // {undone, sentOn}: sent on connection sentOn (-1: not yet).
+  const requests = new Map();
+
+  function ownActionCommitted(id) {
+    const k = localActions.indexOf(id);
+    if (k >= 0) localActions.splice(k, 1);
+    localClears.delete(id);
+    flushRequests();
+  }
+
+  function isUndone(id) {
+    const r = requests.get(id);
+    return r ? r.undone : live.undone.has(id);
+  }
+
+  function myActions() {
+    const ids = [];
+    if (me.author) for (const [id, a] of live.actions) if (a.author === me.author) ids.push(id);
+    for (const id of localActions) if (!live.actions.has(id)) ids.push(id);
+    return ids;
+  }
+
+  function editTargets() {
+    const ids = myActions();
+    let k = ids.length - 1;
+    while (k >= 0 && isUndone(ids[k])) k--;
+    return { undo: k >= 0 ? ids[k] : null, redo: k + 1 < ids.length ? ids[k + 1] : null };
+  }
+
+  function request(id, undone) {
+    requests.set(id, { undone, sentOn: -1 });
+    flushRequests();
+    updateEditButtons();
+  }
+
+  // flushRequests sends the undo/redo requests for actions the log has (an
+  // action still being saved waits for its echo, so the server knows it).
+  function flushRequests() {
+    if (!socket.connected || !synced || !caughtUp) return;
+    for (const [id, r] of requests) {
+      if (!live.actions.has(id)) continue;
+      if (live.undone.has(id) === r.undone) { requests.delete(id); continue; }
+      if (r.sentOn === connGen) continue;
+      r.sentOn = connGen;
+      socket.emit(r.undone ? "undo" : "redo", { stroke: id });
+    }
+  }
+
+  function settleRequest(id) {
+    const r = requests.get(id);
+    if (r && live.actions.has(id) && live.undone.has(id) === r.undone) requests.delete(id);
+  }
+
+  const canEdit = () => synced && caughtUp && !replay;
+
+  function undo() {
+    if (!canEdit() || active) return;
+    const id = editTargets().undo;
+    if (id) request(id, true);
+  }
+
+  function redo() {
+    if (!canEdit() || active) return;
+    const id = editTargets().redo;
+    if (id) request(id, false);
+  }
+
+  function updateEditButtons() {
+    const t = editTargets();
+    $("undo").disabled = !canEdit() || !t.undo;
+    $("redo").disabled = !canEdit() || !t.redo;
+  }
+
+  $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
+
+  // Ctrl+Z / Cmd+Z undo, Ctrl+Shift+Z / Cmd+Shift+Z / Ctrl+Y redo, anywhere
+  // on the page except while typing (where they edit the text).
+  function isTyping(el) {
+    if (!el || el === document.body) return false;
+    if (el.isContentEditable || el.tagName === "TEXTAREA") return true;
+    return el.tagName === "INPUT" && /^(text|search|url|tel|email|password|number)$/i.test(el.type);
+  }
+
+  window.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey || isTyping(e.target)) return;
+    const key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) undo();
+    else if ((key === "z" && e.shiftKey) || (key === "y" && e.ctrlKey && !e.shiftKey)) redo();
+    else return;
+    e.preventDefault();
+  });
+
+  $("clear").addEventListener("click", () => {
+    if (!socket.connected || !synced) {
+      notice("Not connected: the board cannot be cleared right now", true);
+      return;
+    }
+    if (!confirm("Clear the board for everyone?")) return;
+    const id = randomId(12);
+    localActions.push(id);
+    localClears.add(id);
+    socket.emit("clear", { stroke: id });
+    updateEditButtons();
+  });
+
+  // ---------- replay ----------
+
+  // A replay plays the board's history back on the canvas from a Log of its
+  // own, timed by the ops' `time` (idle gaps capped at REPLAY_GAP_CAP), and
+  // changes nothing: the live log keeps taking ops meanwhile, and the live
+  // picture comes back when the replay ends or is stopped.
+  // replay: {log, ops, next (index), wait (ms of replay time before ops[next], -1: not yet worked out),
+  //          credit (ms of replay time to spend), last (frame time), prevTime (time of the op before), frame, endTimer}
+  let replay = null;
+  let replayLoading = 0;
+  const replayBtn = $("replay");
+  const replaySpeed = $("replay-speed");
+  const replayBadge = $("replay-badge");
+
+  const savedSpeed = store.get("draw.replaySpeed");
+  if ([...replaySpeed.options].some((o) => o.value === savedSpeed)) replaySpeed.value = savedSpeed;
+  replaySpeed.addEventListener("change", () => {
+    store.set("draw.replaySpeed", replaySpeed.value);
+    showReplayState();
+  });
+
+  function showReplayState() {
+    const on = Boolean(replay) || Boolean(replayLoading);
+    replayBtn.querySelector("span").textContent = on ? "Stop" : "Replay";
+    replayBtn.title = on ? "Stop the replay and show the board" : "Play the board's history back";
+    replayBtn.classList.toggle("on", on);
+    document.body.classList.toggle("replaying", on);
+    replayBadge.hidden = !on;
+    replayBadge.textContent = replayLoading && !replay ? "Loading history…"
+      : "Replaying at " + replaySpeed.value + "×";
+    updateEditButtons();
+  }
+
+  async function startReplay() {
+    const token = ++replayLoading;
+    showReplayState();
+    let ops;
+    try {
+      const res = await fetch(boardPath + "history.ndjson", { cache: "no-store" });
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      ops = (await res.text()).split("\n").filter((l) => l.trim())
+        .map((l) => normalizeOp(JSON.parse(l))).filter((op) => op && op.seq);
+    } catch (err) {
+      if (token === replayLoading) {
+        replayLoading = 0;
+        showReplayState();
+        notice("Could not load the history: " + err.message, true);
+      }
+      return;
+    }
+    if (token !== replayLoading) return; // stopped while loading
+    replayLoading = 0;
+    if (!ops.length) {
+      showReplayState();
+      notice("Nothing to replay yet");
+      return;
+    }
+    replay = { log: new Log(), ops, next: 0, wait: -1, credit: 0, last: performance.now(), frame: 0, prevTime: ops[0].time };
+    showReplayState();
+    redraw();
+    replay.frame = requestAnimationFrame(replayFrame);
+  }
+
+  function replayFrame(now) {
+    const r = replay;
+    if (!r) return;
+    r.credit += Math.max(0, now - r.last);
+    r.last = now;
+    const speed = Number(replaySpeed.value) || 1;
+    let full = false;
+    boardTransform();
+    while (r.next < r.ops.length) {
+      const op = r.ops[r.next];
+      if (r.wait < 0) r.wait = Math.min(Math.max(0, op.time - r.prevTime) / speed, REPLAY_GAP_CAP);
+      if (r.credit < r.wait) break;
+      r.credit -= r.wait;
+      r.wait = -1;
+      r.prevTime = op.time;
+      r.next++;
+      if (op.seq <= r.log.have) continue;
+      const change = r.log.apply(op);
+      if (change === "piece" && !full && r.log.isVisible(op)) paintPiece(ctx, op);
+      else if (change === "state" || op.type === "clear") full = true;
+    }
+    if (full) redraw();
+    if (r.next >= r.ops.length) {
+      // Hold the last picture a moment, then hand back to the live board.
+      r.frame = 0;
+      r.endTimer = setTimeout(stopReplay, 600);
+      return;
+    }
+    r.frame = requestAnimationFrame(replayFrame);
+  }
+
+  function stopReplay() {
+    replayLoading = 0;
+    if (replay) {
+      cancelAnimationFrame(replay.frame);
+      clearTimeout(replay.endTimer);
+      replay = null;
+      redraw();
+    }
+    showReplayState();
+  }
+
+  replayBtn.addEventListener("click", () => {
+    if (replay || replayLoading) stopReplay();
+    else if (!active) startReplay();
+  });
+
   // ---------- remote users ----------
 
   const peers = new Map();   // id -> {name, color}, from presence/joined
   let unlisted = 0;          // on the board but beyond the server's presence list cap
-  const last = new Map();    // id -> {x, y, drawing}, the previous point of each user
   const pointers = new Map(); // id -> {el, label, timer}
 
   function peerName(id) {
@@ -273,9 +1040,7 @@
   }
 
   function isLight(hex) {
-    let h = hex.slice(1);
-    if (h.length === 3) h = h.replace(/./g, "$&$&");
-    const n = parseInt(h, 16);
+    const n = parseInt(fullHex(hex).slice(1), 16);
     const [r, g, b] = [(n >> 16) & 255, (n >> 8) & 255, n & 255];
     return 0.299 * r + 0.587 * g + 0.114 * b > 170;
   }
@@ -325,60 +1090,21 @@
       p.el.remove();
       pointers.delete(id);
     }
-    finishTail(id);
-    last.delete(id);
     peers.delete(id);
   }
 
   function forgetEveryone() {
-    for (const id of [...pointers.keys(), ...peers.keys(), ...last.keys()]) forget(id);
+    for (const id of [...pointers.keys(), ...peers.keys()]) forget(id);
   }
 
-  // Remote strokes arrive as points about 50 ms apart. Drawn as straight lines
-  // they look like polygons, so they are drawn as quadratic curves through the
-  // midpoints between points, with each point as the control point. The curve
-  // lags half a segment behind; the tail is finished when the stroke ends or
-  // when no point has come for TAIL_AFTER ms.
-  const TAIL_AFTER = 150;
-
-  function finishTail(id) {
-    const u = last.get(id);
-    if (!u || !u.tail) return;
-    clearTimeout(u.tailTimer);
-    addSegment(u.tail.x, u.tail.y, u.x, u.y, u.color, u.width);
-    u.tail = null;
-  }
-
+  // `moving` only moves pointers: ink comes from the log (the server records
+  // classic pages' moves there), so nothing is drawn from it.
   socket.on("moving", (d) => {
     if (!d || typeof d !== "object" || d.id == null) return;
     const id = String(d.id);
     const x = Number(d.x);
     const y = Number(d.y);
     if (!Number.isFinite(x) || !Number.isFinite(y)) return;
-    const drawing = Boolean(d.drawing);
-    const color = isHexColor(d.color) ? d.color : DEFAULT_COLOR;
-    const width = Number.isFinite(d.width) ? clampWidth(d.width) : DEFAULT_WIDTH;
-    let u = last.get(id);
-    if (u && u.drawing && drawing) {
-      const from = u.tail || u;
-      const mid = { x: (u.x + x) / 2, y: (u.y + y) / 2 };
-      addSegment(from.x, from.y, mid.x, mid.y, color, width, u.x, u.y);
-      u.tail = mid;
-    } else if (u && u.tail) {
-      finishTail(id);
-    }
-    if (!u) {
-      u = { tail: null, tailTimer: 0 };
-      last.set(id, u);
-    }
-    Object.assign(u, { x, y, drawing, color, width });
-    clearTimeout(u.tailTimer);
-    if (u.tail) {
-      u.tailTimer = setTimeout(() => {
-        finishTail(id);
-        if (u.drawing) u.tail = { x: u.x, y: u.y };
-      }, TAIL_AFTER);
-    }
     if (!peers.has(id)) {
       peers.set(id, { name: "", color: "" }); // an old client, or a server without presence
       renderPeople();
@@ -460,6 +1186,10 @@
     connText.textContent = text;
   }
 
+  function sendSync() {
+    socket.emit("sync", { author: me.secret, since: live.have });
+  }
+
   function sendHello() {
     if (socket.connected) socket.emit("hello", { name: me.name, color: me.color });
   }
@@ -468,13 +1198,33 @@
     clearTimeout(retryTimer);
     retryDelay = 1000;
     setConnection("connected", "Connected");
-    sendHello();
+    connGen++;
+    connectedAt = performance.now();
+    syncGen++;
+    synced = false;
+    caughtUp = false;
+    fetching = false;
+    early = [];
+    if (unsaved.size) { // whatever the server could not store comes back with the history if it ever is
+      unsaved.clear();
+      requestRedraw(false);
+    }
+    for (const r of requests.values()) r.sentOn = -1;
+    sendHello(); // before sync: a clear takes our name from it
+    sendSync();
     renderPeople();
+    updateSaveState();
   });
 
   socket.on("disconnect", (reason) => {
+    synced = false;
+    caughtUp = false;
+    clearTimeout(drawTimer);
+    drawTimer = 0;
     forgetEveryone();
     renderPeople();
+    updateEditButtons();
+    updateSaveState();
     if (reason === "io server disconnect") {
       // The server closed us (restart, overload); socket.io does not retry that by itself.
       setConnection("disconnected", "Disconnected by the server, retrying…");
@@ -496,7 +1246,7 @@
     else setConnection("disconnected", "Disconnected");
   });
 
-  // ---------- notices ----------
+  // ---------- notices and the saving state ----------
 
   const noticeEl = $("notice");
   let noticeTimer = 0;
@@ -507,13 +1257,54 @@
     noticeTimer = setTimeout(() => { noticeEl.textContent = ""; }, NOTICE_FOR);
   }
 
+  const rejections = []; // the last few, for the debug hook
   socket.on("rejected", (r) => {
     console.warn("server rejected input:", r);
     const what = r && r.event ? String(r.event) : "input";
     const why = r && r.reason ? String(r.reason) : "refused";
+    rejections.push({ event: what, reason: why, dropped: Number(r && r.dropped) || 0 });
+    if (rejections.length > 20) rejections.shift();
+    if (what === "draw") drawRefused = { reason: why, at: performance.now() };
+    if (what === "sync") { // the board's history cannot be read right now: ask again later
+      const gen = connGen;
+      setTimeout(() => { if (gen === connGen && socket.connected && !synced) sendSync(); }, 5000);
+    }
+    if (what === "undo" || what === "redo") { // the request is off: show the log's state again
+      for (const [id, q] of requests) if (q.sentOn === connGen) requests.delete(id);
+      updateEditButtons();
+    }
+    if (what === "clear") { // that clear will not be in the log
+      for (const id of localClears) {
+        const k = localActions.indexOf(id);
+        if (k >= 0) localActions.splice(k, 1);
+      }
+      localClears.clear();
+      updateEditButtons();
+    }
     const dropped = r && Number(r.dropped) > 1 ? " (" + Number(r.dropped) + " dropped)" : "";
     notice("Server refused " + what + ": " + why + dropped, true);
+    updateSaveState();
   });
+
+  // "Not saved" shows while the server says it cannot store, or while our
+  // pieces stay unacknowledged for UNSAVED_AFTER on a live connection.
+  const saveStateEl = $("save-state");
+  function updateSaveState() {
+    const now = performance.now();
+    const overdue = pending.length > 0 && now - Math.max(pending[0].createdAt, connectedAt) > UNSAVED_AFTER;
+    let reason = "";
+    if (socket.connected && !saving) reason = savingReason;
+    else if (socket.connected && overdue) {
+      reason = drawRefused && now - drawRefused.at < 30000 ? drawRefused.reason : "waiting for the server";
+    }
+    saveStateEl.hidden = !reason;
+    const text = reason ? "Not saved: " + reason : "";
+    if (saveStateEl.textContent !== text) {
+      saveStateEl.textContent = text;
+      saveStateEl.title = text;
+    }
+    if (!pending.length) drawRefused = null;
+  }
 
   // ---------- controls ----------
 
@@ -543,7 +1334,7 @@
       r.checked = r.value === me.color;
       inPalette ||= r.checked;
     }
-    colorInput.value = me.color.length === 4 ? "#" + me.color.slice(1).replace(/./g, "$&$&") : me.color;
+    colorInput.value = fullHex(me.color);
     customSwatch.classList.toggle("selected", !inPalette);
     customSwatch.style.setProperty("--c", me.color);
   }
@@ -615,6 +1406,18 @@
     location.assign("/b/" + slug);
   });
 
+  // ---------- export ----------
+
+  const fileBase = (board || "board").replace(/[^\w.-]+/g, "_");
+  const svgLink = $("export-svg");
+  svgLink.href = boardPath + "board.svg";
+  svgLink.download = fileBase + ".svg";
+  const historyLink = $("export-history");
+  historyLink.href = boardPath + "history.ndjson";
+  historyLink.download = fileBase + "-history.ndjson";
+
+  // The PNG is drawn from the log at the board's own size on white: what a
+  // fresh joiner sees (and what board.svg shows).
   $("save").addEventListener("click", () => {
     const out = document.createElement("canvas");
     out.width = BOARD_W;
@@ -622,13 +1425,13 @@
     const c = out.getContext("2d");
     c.fillStyle = "#ffffff";
     c.fillRect(0, 0, BOARD_W, BOARD_H);
-    paintSegments(c, segments);
+    for (const p of live.visiblePieces()) paintPiece(c, p);
     out.toBlob((blob) => {
       if (!blob) { notice("Could not make the image", true); return; }
       const a = document.createElement("a");
       const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
       a.href = URL.createObjectURL(blob);
-      a.download = (board || "board").replace(/[^\w.-]+/g, "_") + "-" + stamp + ".png";
+      a.download = fileBase + "-" + stamp + ".png";
       document.body.appendChild(a);
       a.click();
       a.remove();
@@ -636,11 +1439,32 @@
     }, "image/png");
   });
 
-  $("clear").addEventListener("click", () => {
-    segments = [];
-    redraw();
-    notice("Cleared your view. Others still see their drawings.");
+  // ---------- debug hook (read-only views for tests and the console) ----------
+
+  const copyPiece = (p) => ({
+    stroke: p.stroke, i: p.i, seq: p.seq, author: p.author, color: p.color, width: p.width, points: p.points.slice(),
+  });
+  window.__draw = Object.freeze({
+    author: () => me.author,
+    have: () => live.have,
+    // committed pieces, seq order, with whether each is visible
+    pieces: () => {
+      const upTo = live.clearedUpTo();
+      return live.pieces.map((p) => ({ ...copyPiece(p), visible: live.isVisible(p, upTo) }));
+    },
+    pending: () => pending.map((p) => ({ ...copyPiece(p), age: Math.round(performance.now() - p.createdAt), faded: p.faded })),
+    undone: () => [...live.undone],
+    synced: () => synced && caughtUp,
+    replaying: () => Boolean(replay || replayLoading),
+    // true when the canvas is exactly the log's picture and nothing is on its way
+    settled: () => synced && caughtUp && !fetching && !pending.length && !unsaved.size && !active &&
+      !dirty && !redrawWanted && !replay && !replayLoading,
+    rejections: () => rejections.map((r) => ({ ...r })),
+    socket, // to craft events or cut the connection in tests
   });
 
+  layout();
+  showReplayState();
+  updateEditButtons();
   renderPeople();
 })();

@@ -221,6 +221,93 @@ export async function waitInk(page, r, what, { color, min = 20, timeout = WAIT_M
   throw new Error(`timed out after ${timeout} ms waiting for ${what} (saw ${JSON.stringify(got)})`);
 }
 
+// ---- the board's memory (the new page's log; see docs/PROTOCOL.md) ----
+
+// setPen sets a new page's name, colour and width the way a person would.
+export async function setPen(page, { name, color, width }) {
+  if (name) {
+    await page.fill("#name", name);
+    await page.press("#name", "Enter");
+  }
+  if (color) await page.fill("#color", color);
+  if (width) await page.fill("#width", String(width));
+}
+
+// waitSynced waits until the page has caught up with the board's log.
+export function waitSynced(page, who, timeout = WAIT_MS) {
+  return waitUntil(page, `${who} to sync with the board's log`, () => window.__draw?.synced(), null, timeout);
+}
+
+// waitSettled waits until the page's canvas is exactly the log's picture:
+// synced, nothing pending or unsaved, no stroke under way, no redraw due.
+export function waitSettled(page, who, timeout = WAIT_MS) {
+  return waitUntil(page, `${who} to settle (canvas = the log's picture)`, () => window.__draw?.settled(), null, timeout);
+}
+
+// waitHave waits until the page has applied the log up to seq.
+export function waitHave(page, who, seq, timeout = WAIT_MS) {
+  return waitUntil(page, `${who} to reach seq ${seq}`, (n) => window.__draw?.have() >= n, seq, timeout);
+}
+
+// pieces lists a page's committed pieces (from its debug hook).
+export function pieces(page) {
+  return page.evaluate(() => window.__draw.pieces());
+}
+
+// ownStrokes returns the ids of the strokes the page's own author drew, oldest first.
+export async function ownStrokes(page) {
+  return page.evaluate(() => {
+    const me = window.__draw.author();
+    return [...new Set(window.__draw.pieces().filter((p) => p.author === me).map((p) => p.stroke))];
+  });
+}
+
+// canvasPixels reads the whole #canvas backing store: {width, height, data (RGBA Buffer)}.
+export async function canvasPixels(page) {
+  const got = await page.evaluate(() => {
+    const c = document.querySelector("#canvas");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let s = "";
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+    return { width: c.width, height: c.height, data: btoa(s) };
+  });
+  return { width: got.width, height: got.height, data: Buffer.from(got.data, "base64") };
+}
+
+// pixelDiff compares two canvasPixels results: how many pixels differ at all,
+// and the largest difference in any channel.
+export function pixelDiff(a, b) {
+  if (a.width !== b.width || a.height !== b.height) {
+    return { sameSize: false, size: [a.width, a.height, b.width, b.height], differing: a.width * a.height, maxDelta: 255 };
+  }
+  let differing = 0;
+  let maxDelta = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    let d = 0;
+    for (let k = 0; k < 4; k++) d = Math.max(d, Math.abs(a.data[i + k] - b.data[i + k]));
+    if (d) {
+      differing++;
+      maxDelta = Math.max(maxDelta, d);
+    }
+  }
+  return { sameSize: true, size: [a.width, a.height], differing, maxDelta };
+}
+
+// inkPixels counts the pixels of a canvasPixels result that carry ink.
+export function inkPixels(px) {
+  let n = 0;
+  for (let i = 3; i < px.data.length; i += 4) if (px.data[i]) n++;
+  return n;
+}
+
+// noticeText is what the page's status notice says right now.
+export function noticeText(page) {
+  return page.evaluate(() => document.querySelector("#notice").textContent);
+}
+
+// Console noise of a page that loses its connection on purpose.
+export const CONNECTION_NOISE = /WebSocket|ERR_CONNECTION_REFUSED|ERR_INTERNET_DISCONNECTED|socket\.io/;
+
 // main runs body(base) and reports its result as JSON; any error fails the
 // script with its message.
 export async function main(body) {
