@@ -55,6 +55,7 @@ type boardLog struct {
 	head     atomic.Int64
 	segments atomic.Int64 // since the clear in force: what the cap limits
 	unsaved  map[string]bool
+	stripped int64 // the store dropped the points of ops before this seq
 
 	loadMu sync.Mutex
 	loaded atomic.Bool // state is there; until then nothing may be written
@@ -163,7 +164,8 @@ type pending struct {
 	log    *boardLog
 	from   *client
 	fields *opFields
-	fresh  *action // created by this op: its seq is known after the commit
+	fresh  *action    // created by this op: its seq is known after the commit
+	clear  *clearMark // likewise, for a clear
 }
 
 // commit validates a batch, stores it in one commit and tells the boards.
@@ -180,7 +182,7 @@ func (h *history) commit(batch []*writeReq) {
 		}
 		for i := range r.ops {
 			o := &r.ops[i]
-			fresh, undo, reason := h.admit(r.log, o)
+			fresh, clear, undo, reason := h.admit(r.log, o)
 			if reason != "" {
 				h.refused(r, reason)
 				continue
@@ -191,7 +193,7 @@ func (h *history) commit(batch []*writeReq) {
 			rollback = append(rollback, undo)
 			data, _ := json.Marshal(o)
 			ops = append(ops, Op{Board: r.log.name, Time: now, Data: data})
-			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh})
+			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh, clear: clear})
 		}
 	}
 	if len(ops) > 0 {
@@ -219,19 +221,19 @@ func (h *history) commit(batch []*writeReq) {
 // admit checks one op against the board's state and applies it there,
 // returning how to take it back if the commit fails. A nil undo with no
 // reason means there is nothing to store.
-func (h *history) admit(l *boardLog, o *opFields) (fresh *action, undo func(), reason string) {
+func (h *history) admit(l *boardLog, o *opFields) (fresh *action, clear *clearMark, undo func(), reason string) {
 	st := l.state
 	a := st.actions[o.Stroke]
 	switch o.Type {
 	case OpStroke:
 		if a != nil && (a.clear || a.author != o.Author) {
-			return nil, nil, "stroke id " + o.Stroke + " belongs to someone else: pick a new random id"
+			return nil, nil, nil, "stroke id " + o.Stroke + " belongs to someone else: pick a new random id"
 		}
 		if a != nil && a.has(o.I) {
-			return nil, nil, "" // sent again after a reconnect: stored once
+			return nil, nil, nil, "" // sent again after a reconnect: stored once
 		}
 		if limit := h.srv.cfg.MaxBoardSegments; st.sinceClear()+o.segments() > limit {
-			return nil, nil, fmt.Sprintf("board is full: %d segments drawn since it was last cleared (the limit is %d); clear the board to draw more", st.sinceClear(), limit)
+			return nil, nil, nil, fmt.Sprintf("board is full: %d segments drawn since it was last cleared (the limit is %d); clear the board to draw more", st.sinceClear(), limit)
 		}
 		if a == nil {
 			a = &action{author: o.Author}
@@ -241,7 +243,7 @@ func (h *history) admit(l *boardLog, o *opFields) (fresh *action, undo func(), r
 		a.add(o.I)
 		st.segments += o.segments()
 		n := o.segments()
-		return fresh, func() {
+		return fresh, nil, func() {
 			st.segments -= n
 			a.remove(o.I)
 			if fresh != nil {
@@ -251,32 +253,33 @@ func (h *history) admit(l *boardLog, o *opFields) (fresh *action, undo func(), r
 	case OpUndo, OpRedo:
 		switch {
 		case a == nil:
-			return nil, nil, "no stroke " + o.Stroke + " on this board"
+			return nil, nil, nil, "no stroke " + o.Stroke + " on this board"
 		case a.author != o.Author || o.Author == "":
-			return nil, nil, "you can only " + o.Type + " your own strokes"
+			return nil, nil, nil, "you can only " + o.Type + " your own strokes"
 		case a.clear && st.clears[len(st.clears)-1].stroke != o.Stroke:
-			return nil, nil, "only the newest clear can be " + o.Type + "ne"
+			return nil, nil, nil, "only the newest clear can be " + o.Type + "ne"
 		case a.undone == (o.Type == OpUndo):
-			return nil, nil, ""
+			return nil, nil, nil, ""
 		}
 		a.undone = o.Type == OpUndo
-		return nil, func() { a.undone = !a.undone }, ""
+		return nil, nil, func() { a.undone = !a.undone }, ""
 	case OpClear:
 		if a != nil {
 			if a.clear && a.author == o.Author {
-				return nil, nil, "" // sent again
+				return nil, nil, nil, "" // sent again
 			}
-			return nil, nil, "action id " + o.Stroke + " is taken: pick a new random id"
+			return nil, nil, nil, "action id " + o.Stroke + " is taken: pick a new random id"
 		}
 		a = &action{author: o.Author, clear: true}
 		st.actions[o.Stroke] = a
-		st.clears = append(st.clears, clearMark{stroke: o.Stroke, segments: st.segments})
-		return a, func() {
+		m := &clearMark{stroke: o.Stroke, segments: st.segments}
+		st.clears = append(st.clears, m)
+		return a, m, func() {
 			delete(st.actions, o.Stroke)
 			st.clears = st.clears[:len(st.clears)-1]
 		}, ""
 	}
-	return nil, nil, "unknown op"
+	return nil, nil, nil, "unknown op"
 }
 
 func (h *history) refused(r *writeReq, reason string) {
@@ -301,12 +304,12 @@ func (h *history) publish(ops []Op, meta []pending) {
 			if m.fresh != nil {
 				m.fresh.seq = ops[j].Seq
 			}
-			if m.fields.Type == OpClear {
-				l.state.clears[len(l.state.clears)-1].seq = ops[j].Seq
-				h.trim(l)
+			if m.clear != nil {
+				m.clear.seq = ops[j].Seq
 			}
 			delete(l.unsaved, pieceKey(m.fields))
 		}
+		h.trim(l)
 		l.head.Store(ops[j-1].Seq)
 		l.segments.Store(int64(l.state.sinceClear()))
 		h.tell(l.board, newFrame(append(buf, "]]"...)))
@@ -318,18 +321,18 @@ func (h *history) tell(b *board, f *frame) {
 	h.srv.metrics.deliveries.Add(float64(b.broadcastSynced(f)))
 }
 
-// trim cuts the log before the newest clear in force once a newer one is
-// stored: nothing visible goes, and a board's storage stays bounded.
+// trim lets the store drop the points of what no clear can bring back, once
+// per new floor: the bulk of a cleared board's bytes.
 func (h *history) trim(l *boardLog) {
-	seq, segs := l.state.trimPoint()
-	if seq == 0 {
+	floor := l.state.floor()
+	if floor <= l.stripped {
 		return
 	}
-	if err := h.store.Trim(context.Background(), l.name, seq); err != nil {
-		h.srv.log.Warn("could not trim a board's history; it will be tried at the next clear", "board", l.name, "err", err)
+	if err := h.store.Trim(context.Background(), l.name, floor); err != nil {
+		h.srv.log.Warn("could not trim a board's history; it will be tried at the next commit", "board", l.name, "err", err)
 		return
 	}
-	l.state.trimmed(seq, segs)
+	l.stripped = floor
 }
 
 func pieceKey(o *opFields) string { return o.Stroke + "/" + strconv.Itoa(o.I) }

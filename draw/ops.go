@@ -68,36 +68,35 @@ func authorID(secret string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])[:16]
 }
 
-// parsePiece validates one piece of a draw event.
+// parsePiece validates one piece of a draw event, saying which field is wrong.
 func parsePiece(raw json.RawMessage) (opFields, error) {
-	var p struct {
-		Stroke *string    `json:"stroke"`
-		I      *int       `json:"i"`
-		Color  *string    `json:"color"`
-		Width  *float64   `json:"width"`
-		Points *[]float64 `json:"points"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
 		return opFields{}, errors.New("a piece must be an object {stroke, i, color, width, points}")
 	}
-	switch {
-	case p.Stroke == nil || !strokeIDRE.MatchString(*p.Stroke):
+	var o opFields
+	if json.Unmarshal(f["stroke"], &o.Stroke) != nil || !strokeIDRE.MatchString(o.Stroke) {
 		return opFields{}, errors.New("piece stroke must be 8-32 letters, digits, '-' or '_'")
-	case p.I == nil || *p.I < 0 || *p.I >= MaxStrokePieces:
-		return opFields{}, fmt.Errorf("piece i must be a whole number from 0 to %d", MaxStrokePieces-1)
-	case p.Color == nil || !colorRE.MatchString(*p.Color):
-		return opFields{}, errors.New(`piece color must look like "#1e90ff"`)
-	case p.Width == nil || math.IsNaN(*p.Width) || *p.Width < 1 || *p.Width > MaxWidth:
-		return opFields{}, fmt.Errorf("piece width must be a number from 1 to %d", MaxWidth)
-	case p.Points == nil || len(*p.Points) < 2 || len(*p.Points)%2 != 0 || len(*p.Points) > 2*MaxPiecePoints:
-		return opFields{}, fmt.Errorf("piece points must be [x0, y0, x1, y1, ...] with 1 to %d points", MaxPiecePoints)
 	}
-	for _, v := range *p.Points {
+	if json.Unmarshal(f["i"], &o.I) != nil || o.I < 0 || o.I >= MaxStrokePieces {
+		return opFields{}, fmt.Errorf("piece i must be a whole number from 0 to %d", MaxStrokePieces-1)
+	}
+	if json.Unmarshal(f["color"], &o.Color) != nil || !colorRE.MatchString(o.Color) {
+		return opFields{}, errors.New(`piece color must look like "#1e90ff"`)
+	}
+	if json.Unmarshal(f["width"], &o.Width) != nil || o.Width < 1 || o.Width > MaxWidth {
+		return opFields{}, fmt.Errorf("piece width must be a number from 1 to %d", MaxWidth)
+	}
+	if json.Unmarshal(f["points"], &o.Points) != nil || len(o.Points) < 2 || len(o.Points)%2 != 0 || len(o.Points) > 2*MaxPiecePoints {
+		return opFields{}, fmt.Errorf("piece points must be numbers [x0, y0, x1, y1, ...], 1 to %d points", MaxPiecePoints)
+	}
+	for _, v := range o.Points {
 		if math.Abs(v) > MaxCoordinate {
-			return opFields{}, fmt.Errorf("piece points must be numbers within ±%d", MaxCoordinate)
+			return opFields{}, fmt.Errorf("piece points must be within ±%d", MaxCoordinate)
 		}
 	}
-	return opFields{Type: OpStroke, Stroke: *p.Stroke, I: *p.I, Color: *p.Color, Width: *p.Width, Points: *p.Points}, nil
+	o.Type = OpStroke
+	return o, nil
 }
 
 // parseStrokeRef reads the {stroke} argument of undo, redo and clear.
@@ -158,8 +157,8 @@ type clearMark struct {
 // The writer keeps one per loaded board; exports build one per request.
 type logState struct {
 	actions  map[string]*action
-	clears   []clearMark // oldest first; only the last may be undone
-	segments int         // stored segments
+	clears   []*clearMark // oldest first; only the last may be undone
+	segments int          // stored segments
 }
 
 func newLogState() *logState { return &logState{actions: make(map[string]*action)} }
@@ -177,7 +176,7 @@ func (s *logState) apply(seq int64, o *opFields) {
 		s.segments += o.segments()
 	case OpClear:
 		s.actions[o.Stroke] = &action{author: o.Author, clear: true, seq: seq}
-		s.clears = append(s.clears, clearMark{seq: seq, stroke: o.Stroke, segments: s.segments})
+		s.clears = append(s.clears, &clearMark{seq: seq, stroke: o.Stroke, segments: s.segments})
 	case OpUndo, OpRedo:
 		if a := s.actions[o.Stroke]; a != nil {
 			a.undone = o.Type == OpUndo
@@ -196,34 +195,16 @@ func (s *logState) sinceClear() int {
 	return s.segments
 }
 
-// trimPoint is where a new clear lets the log be cut: before the newest
-// clear in force, which can no longer be undone once a newer clear exists.
-// It returns 0 when there is nothing to cut.
-func (s *logState) trimPoint() (seq int64, segments int) {
-	for i := len(s.clears) - 2; i >= 0; i-- { // the last is the new clear itself
+// floor is the seq before which nothing can ever show again: the newest
+// clear in force that is not the newest clear (only the newest can be undone
+// or redone). 0 when there is none.
+func (s *logState) floor() int64 {
+	for i := len(s.clears) - 2; i >= 0; i-- {
 		if a := s.actions[s.clears[i].stroke]; a != nil && !a.undone {
-			return s.clears[i].seq, s.clears[i].segments
+			return s.clears[i].seq
 		}
 	}
-	return 0, 0
-}
-
-// trimmed forgets what lies before seq, whose segments were cut.
-func (s *logState) trimmed(seq int64, segments int) {
-	for k, a := range s.actions {
-		if a.seq < seq {
-			delete(s.actions, k)
-		}
-	}
-	i := 0
-	for i < len(s.clears) && s.clears[i].seq < seq {
-		i++
-	}
-	s.clears = s.clears[i:]
-	for j := range s.clears {
-		s.clears[j].segments -= segments
-	}
-	s.segments -= segments
+	return 0
 }
 
 // visible says whether a piece stored at seq of stroke is drawn.

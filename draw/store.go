@@ -2,6 +2,7 @@ package draw
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -33,7 +34,10 @@ type Store interface {
 	// Read calls fn with the board's ops whose Seq > since, oldest first.
 	// An error from fn stops the read and is returned.
 	Read(ctx context.Context, board string, since int64, fn func(Op) error) error
-	// Trim deletes the board's ops whose Seq < before; the numbering goes on.
+	// Trim drops the drawing data of the board's ops whose Seq < before:
+	// a clear that can no longer be undone hides them for good. Each op stays,
+	// with its seq, type, stroke, i and author, so that who owns what and
+	// which pieces were stored outlive the points (StripPoints says what goes).
 	Trim(ctx context.Context, board string, before int64) error
 	// Boards lists stored boards whose name sorts after after, by name, at
 	// most limit of them; with after "" the list starts with the default
@@ -44,6 +48,21 @@ type Store interface {
 	// Delete removes a board and its log; its numbering starts again at 1.
 	Delete(ctx context.Context, board string) error
 	Close() error
+}
+
+// StripPoints returns an op's data without its points: what Trim keeps.
+func StripPoints(data []byte) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil || fields["points"] == nil {
+		return data
+	}
+	var o opFields
+	if json.Unmarshal(data, &o) != nil {
+		return data
+	}
+	o.Points = nil
+	out, _ := json.Marshal(o)
+	return out
 }
 
 // ErrStopRead is returned by a Read callback to stop early without error.

@@ -75,8 +75,9 @@ func (m *MemoryStore) Trim(ctx context.Context, board string, before int64) erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.boards[board]; l != nil {
-		i := sort.Search(len(l.ops), func(i int) bool { return l.ops[i].Seq >= before })
-		l.ops = slices.Clone(l.ops[i:])
+		for i := 0; i < len(l.ops) && l.ops[i].Seq < before; i++ {
+			l.ops[i].Data = StripPoints(l.ops[i].Data)
+		}
 	}
 	return nil
 }

@@ -419,7 +419,11 @@ func (s *Store) readChunk(ctx context.Context, board string, since int64) ([]dra
 func (s *Store) Trim(ctx context.Context, board string, before int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.w.ExecContext(ctx, "DELETE FROM ops WHERE board = ? AND seq < ?", board, before); err != nil {
+	// The same as draw.StripPoints, inside SQLite: the data is JSON text kept
+	// as a BLOB, which JSON functions would take for JSONB.
+	const strip = `UPDATE ops SET data = CAST(json_remove(CAST(data AS TEXT), '$.points') AS BLOB)
+		WHERE board = ? AND seq < ? AND CAST(data AS TEXT) LIKE '%"points":%'`
+	if _, err := s.w.ExecContext(ctx, strip, board, before); err != nil {
 		return fmt.Errorf("sqlite: trim board %q before %d in %s: %w", board, before, s.name, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -35,9 +36,9 @@ func TestStore(t *testing.T) {
 func ops(board string, n, size int) []draw.Op {
 	out := make([]draw.Op, n)
 	for i := range out {
-		data := fmt.Appendf(nil, `{"type":"stroke","stroke":"s%d","points":[`, i)
+		data := fmt.Appendf(nil, `{"type":"stroke","stroke":"s%d","points":[1`, i)
 		for len(data) < size-2 {
-			data = append(data, "1,"...)
+			data = append(data, ",1"...)
 		}
 		out[i] = draw.Op{Board: board, Time: int64(i), Data: append(data, "]}"...)}
 	}
@@ -112,8 +113,20 @@ func TestReopen(t *testing.T) {
 	}
 
 	s = openT(t, path)
-	if n, last := count(t, s, "a"); n != 200 || last != 300 {
-		t.Fatalf("after reopening, board a has %d ops up to %d, want 200 up to 300", n, last)
+	if n, last := count(t, s, "a"); n != 300 || last != 300 {
+		t.Fatalf("after reopening, board a has %d ops up to %d, want 300 up to 300", n, last)
+	}
+	withPoints := 0
+	s.Read(ctx, "a", 0, func(op draw.Op) error {
+		if bytes.Contains(op.Data, []byte(`"points"`)) {
+			withPoints++
+		} else if op.Seq > 100 {
+			t.Errorf("op %d lost its points; only ops before 101 were trimmed", op.Seq)
+		}
+		return nil
+	})
+	if withPoints != 200 {
+		t.Errorf("%d ops of board a keep their points after Trim(101), want 200", withPoints)
 	}
 	batch := append(ops("b", 1, 100), ops("a", 1, 100)...)
 	if err := s.Append(ctx, batch); err != nil {
