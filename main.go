@@ -198,6 +198,7 @@ func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Lev
 
 // envFlag defines a flag whose default is def, or the environment variable
 // envName when that is set; a bad environment value is reported in errs.
+// A bool flag is a switch: -name alone means true.
 func envFlag[T any](fl *flag.FlagSet, errs *[]error, p *T, name, envName string, def T, parse func(string) (T, error), usage string) {
 	*p = def
 	if s, ok := os.LookupEnv(envName); ok {
@@ -207,11 +208,31 @@ func envFlag[T any](fl *flag.FlagSet, errs *[]error, p *T, name, envName string,
 		}
 		*p = v
 	}
-	fl.Func(name, fmt.Sprintf("%s (env %s, default %v)", usage, envName, *p), func(s string) error {
-		v, err := parse(s)
-		if err == nil {
-			*p = v
-		}
-		return err
-	})
+	fl.Var(&envValue[T]{p, parse}, name, fmt.Sprintf("%s (env %s)", usage, envName))
+}
+
+type envValue[T any] struct {
+	p     *T
+	parse func(string) (T, error)
+}
+
+func (v *envValue[T]) String() string {
+	if v == nil || v.p == nil {
+		return ""
+	}
+	return fmt.Sprint(*v.p)
+}
+
+func (v *envValue[T]) Set(s string) error {
+	x, err := v.parse(s)
+	if err == nil {
+		*v.p = x
+	}
+	return err
+}
+
+// IsBoolFlag lets a bool flag go without a value, as flag.Bool does.
+func (v *envValue[T]) IsBoolFlag() bool {
+	_, ok := any(*new(T)).(bool)
+	return ok
 }
