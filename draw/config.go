@@ -31,8 +31,11 @@ type Config struct {
 	// cannot take bytes for that long is disconnected.
 	WriteTimeout time.Duration
 	// FlushInterval is how long a receiver's frames may gather before they
-	// leave in one write (fewer syscalls under load, at most this much latency).
+	// leave in one write (fewer syscalls under load, at most this much
+	// latency). The window grows with load up to it (gather.go); FixedFlush
+	// applies it at every load.
 	FlushInterval time.Duration
+	FixedFlush    bool
 	// MaxConnections caps concurrent connections (negative: no cap).
 	MaxConnections int
 	// MaxConnectionsPerIP caps concurrent connections from one IP; 0 = no cap.

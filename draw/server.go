@@ -26,6 +26,7 @@ type Server struct {
 	limits  *connLimits
 	metrics *metrics
 	history *history
+	gather  *gatherer
 	ready   atomic.Bool   // false once Shutdown begins
 	quit    chan struct{} // closed by Shutdown
 }
@@ -67,6 +68,8 @@ func New(cfg Config) (*Server, error) {
 
 	s.routes()
 	s.quit = make(chan struct{})
+	s.gather = newGatherer(cfg.FlushInterval, cfg.FixedFlush)
+	go s.gather.run(s.quit)
 	if cfg.BoardTTL > 0 {
 		go s.sweep(cfg.BoardTTL, s.quit)
 	}

@@ -89,12 +89,19 @@ func (t *wsTransport) Construct(ctx *types.HttpContext) {
 	go t.read()
 }
 
-func (t *wsTransport) settings() (queue int, writeTimeout, flushEvery time.Duration) {
+func (t *wsTransport) settings() (queue int, writeTimeout time.Duration) {
 	if t.owner == nil {
-		return DefaultSendQueue, DefaultWriteTimeout, DefaultFlushInterval
+		return DefaultSendQueue, DefaultWriteTimeout
 	}
-	c := t.owner.cfg
-	return c.SendQueue, c.WriteTimeout, c.FlushInterval
+	return t.owner.cfg.SendQueue, t.owner.cfg.WriteTimeout
+}
+
+// window is how long frames gather after a write (gather.go).
+func (t *wsTransport) window() time.Duration {
+	if t.owner == nil {
+		return DefaultFlushInterval
+	}
+	return t.owner.gather.current()
 }
 
 // openGate lets incoming messages through.
@@ -177,7 +184,7 @@ func (t *wsTransport) Send(packets []*packet.Packet) {
 // dropped, and anything else takes the place of the oldest queued one. A
 // receiver whose queue holds nothing but frames it must get is dropped.
 func (t *wsTransport) enqueue(f []byte, volatile bool) (sent bool) {
-	limit, _, _ := t.settings()
+	limit, _ := t.settings()
 	t.mu.Lock()
 	if t.dead || t.closing {
 		t.mu.Unlock()
@@ -204,6 +211,9 @@ func (t *wsTransport) enqueue(f []byte, volatile bool) (sent bool) {
 		t.countDrop(dropSlow)
 	}
 	t.queue = append(t.queue, queued{f, volatile})
+	if t.owner != nil {
+		t.owner.gather.frames.Add(1)
+	}
 	if !t.flushing {
 		t.flushing = true
 		go t.flush()
@@ -228,11 +238,11 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); ret
 
 // flush is the write pump. It runs only while frames are queued. The first
 // frame after a quiet spell leaves at once; after each write the pump waits
-// one flush interval, so under load frames gather into fewer, larger writes.
+// the gathering window, so under load frames gather into fewer, larger writes.
 func (t *wsTransport) flush() {
-	_, writeTimeout, every := t.settings()
+	_, writeTimeout := t.settings()
 	for wrote := false; ; wrote = true {
-		if wrote && every > 0 {
+		if every := t.window(); wrote && every > 0 {
 			time.Sleep(every)
 		}
 		t.mu.Lock()
@@ -284,7 +294,7 @@ func (t *wsTransport) flush() {
 
 // finish ends a closing connection once its queue has been written.
 func (t *wsTransport) finish() {
-	_, writeTimeout, _ := t.settings()
+	_, writeTimeout := t.settings()
 	closeMsg := ws.FormatCloseMessage(ws.CloseGoingAway, "")
 	t.net.SetWriteDeadline(time.Now().Add(writeTimeout))
 	t.net.Write(append(wsFrame(opClose, len(closeMsg)), closeMsg...))
