@@ -272,13 +272,15 @@
   let redrawTimer = 0;
   let redrawSoon = false; // the timer is the short one
   let redrawFrame = 0;
+  let loadingHistory = false;
 
   // requestRedraw asks for a full redraw: soon (next frame) for discrete
   // changes such as undo or clear, else once nothing changed for QUIET_MS. It
   // never happens while a pointer is drawing; the stroke's end asks again.
   function requestRedraw(soon) {
     redrawWanted = true;
-    if (redrawFrame || (redrawTimer && redrawSoon)) return;
+    // While history streams in, one redraw at its end beats one per undo in it.
+    if (loadingHistory || redrawFrame || (redrawTimer && redrawSoon)) return;
     clearTimeout(redrawTimer);
     redrawSoon = soon;
     redrawTimer = setTimeout(() => {
@@ -542,6 +544,16 @@
   }
 
   async function fetchHistory(since, gen) {
+    loadingHistory = true;
+    try {
+      await streamHistory(since, gen);
+    } finally {
+      loadingHistory = false;
+      if (redrawWanted) requestRedraw(true);
+    }
+  }
+
+  async function streamHistory(since, gen) {
     const res = await fetch(boardPath + "history.ndjson?since=" + since, { cache: "no-store" });
     if (!res.ok) throw new Error("GET history.ndjson: HTTP " + res.status);
     const take = (line) => {
