@@ -38,6 +38,7 @@ type config struct {
 	boards         int
 	payload        int
 	pid            int
+	metrics        bool
 	json           bool
 	strict         bool
 	allowRemote    bool
@@ -132,6 +133,7 @@ emit mousemove -rate times a second. Every client checks each moving event
 	fs.IntVar(&cfg.boards, "boards", 1, "spread the clients over this many boards")
 	fs.IntVar(&cfg.payload, "payload", 0, "extra `bytes` in each move (field p), relayed like any extra field")
 	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of a local server process to sample for CPU and RSS")
+	fs.BoolVar(&cfg.metrics, "metrics", false, "read the server's /metrics (Prometheus text) when the window opens and closes; the result lists how its draw_ counters and histograms changed and its draw_ gauges at the end")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 on any failed connection, loss, reorder, duplicate, echo or wrong id")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a server that is not on this machine's loopback")

@@ -54,6 +54,17 @@ type Result struct {
 
 	Latency LatencyStats `json:"latency"`
 	Server  *ServerStats `json:"server,omitempty"`
+	// ServerMetrics (with -metrics) is how the server's draw_ metrics
+	// changed over the window: counters and histogram buckets, sums and
+	// counts as end − start, gauges as their value at the end. Keys are
+	// sample names with their labels, e.g. draw_store_commit_seconds_bucket{le="0.05"}.
+	ServerMetrics map[string]float64 `json:"server_metrics,omitempty"`
+	// ServerMetricsSeconds is the time between the two readings (divide
+	// by it for rates); ServerMetricsScrapeMs the slower reading's time,
+	// which bounds how uncertain that is.
+	ServerMetricsSeconds  float64 `json:"server_metrics_seconds,omitempty"`
+	ServerMetricsScrapeMs float64 `json:"server_metrics_scrape_ms,omitempty"`
+	ServerMetricsError    string  `json:"server_metrics_error,omitempty"`
 
 	TesterCPUSeconds float64 `json:"tester_cpu_seconds"`
 	TesterCPUCores   float64 `json:"tester_cpu_cores"` // CPU seconds per window second
@@ -168,6 +179,14 @@ func (r *Result) writeSummary(w io.Writer) {
 		if s.Error != "" {
 			fmt.Fprintf(w, "               sampling error: %s\n", s.Error)
 		}
+	}
+	if m := r.ServerMetrics; m != nil {
+		fmt.Fprintf(w, "  metrics      %d samples over %.2fs (scrape took up to %.0f ms): %.0f ops stored, %.0f commits (p99 %.1f ms), %.0f deliveries counted by the server\n",
+			len(m), r.ServerMetricsSeconds, r.ServerMetricsScrapeMs, m["draw_store_ops_total"], m["draw_store_commit_seconds_count"],
+			1000*HistogramQuantile(m, "draw_store_commit_seconds", 0.99), m["draw_deliveries_total"])
+	}
+	if r.ServerMetricsError != "" {
+		fmt.Fprintf(w, "  metrics      not read: %s\n", r.ServerMetricsError)
 	}
 	fmt.Fprintf(w, "  tester       %.2f CPU-s in the window = %.2f of %d usable cores (%.2f CPU-s in all); peak RSS %s\n",
 		r.TesterCPUSeconds, r.TesterCPUCores, r.TesterGOMAXPROCS, r.TesterCPUSecondsTotal, kib(r.TesterMaxRSSKiB))

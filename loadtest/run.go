@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,6 +130,34 @@ func (r *run) endpoint(c *client) string {
 		q.Set("board", b)
 		u.RawQuery = q.Encode()
 	}
+	return u.String()
+}
+
+// metricsPrefixes are the samples -metrics keeps: the server's own.
+var metricsPrefixes = []string{"draw_"}
+
+// scrape is one reading of the server's metrics; at is the middle of the
+// request, the best guess of when the server read its counters.
+type scrape struct {
+	samples map[string]float64
+	kinds   map[string]string
+	at      time.Time
+	took    time.Duration
+	err     error
+}
+
+func (r *run) scrape(ctx context.Context) scrape {
+	start := time.Now()
+	s, k, err := scrapeMetrics(ctx, r.httpClient, r.metricsURL(), metricsPrefixes)
+	took := time.Since(start)
+	return scrape{samples: s, kinds: k, at: start.Add(took / 2), took: took, err: err}
+}
+
+// metricsURL is the server's /metrics beside its socket.io endpoint.
+func (r *run) metricsURL() string {
+	u := *r.cfg.base
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/socket.io") + "/metrics"
+	u.RawQuery = ""
 	return u.String()
 }
 
@@ -272,6 +301,13 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 		srv.resetPeak()
 	}
 	measured := time.Now()
+	// The first scrape runs beside the window: a saturated server may take
+	// seconds to answer, and the window must not wait for it.
+	var first chan scrape
+	if cfg.metrics {
+		first = make(chan scrape, 1)
+		go func() { first <- r.scrape(ctx) }()
+	}
 	sleepUntil(ctx, winEnd)
 	if ctx.Err() != nil {
 		res.Interrupted = true
@@ -291,6 +327,20 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 		}
 		res.Server.RSSEndKiB = srv.rss()
 		res.Server.RSSPeakKiB = srv.peak()
+	}
+	if cfg.metrics {
+		s0 := <-first
+		s1 := s0
+		if s0.err == nil {
+			s1 = r.scrape(ctx)
+		}
+		if s1.err != nil {
+			res.ServerMetricsError = s1.err.Error()
+		} else {
+			res.ServerMetrics = metricsChange(s0.samples, s1.samples, s1.kinds)
+			res.ServerMetricsSeconds = s1.at.Sub(s0.at).Seconds()
+			res.ServerMetricsScrapeMs = 1000 * max(s0.took, s1.took).Seconds()
+		}
 	}
 	close(stop)
 	waitTimeout(&sendersWG, writeWait+time.Second)

@@ -3,6 +3,7 @@
 //
 //	report line FILE                one line summarising one raw result
 //	report check FILE               exit 1 if the run lost connections
+//	report quiet FILE SECONDS       exit 1 if other processes used more CPU-s than that in its window
 //	report build -raw DIR -out DIR  the table, the JSON and the chart
 package main
 
@@ -121,6 +122,22 @@ func main() {
 			fmt.Printf("%d failed and %d dropped connections", r.Failed, r.Dropped)
 			os.Exit(1)
 		}
+	case "quiet":
+		// Exit 1 if other work on the machine took more than the given CPU
+		// seconds during the window: run.sh runs such a cell once more.
+		if len(os.Args) != 4 {
+			err = errors.New("usage: report quiet FILE SECONDS")
+			break
+		}
+		var limit float64
+		if limit, err = strconv.ParseFloat(os.Args[3], 64); err != nil {
+			break
+		}
+		var r *loadtest.Result
+		if r, err = load(os.Args[2]); err == nil && r.OtherCPUSeconds > limit {
+			fmt.Printf("other processes used %.1f CPU-s in the window", r.OtherCPUSeconds)
+			os.Exit(1)
+		}
 	case "build":
 		fs := flag.NewFlagSet("build", flag.ExitOnError)
 		raw := fs.String("raw", "bench/results/raw", "directory of raw results")
@@ -178,6 +195,7 @@ type Report struct {
 	Machine   map[string]string `json:"machine"`
 	Cells     []Cell            `json:"cells"`
 	Profile   string            `json:"profile,omitempty"`
+	Memory    string            `json:"memory,omitempty"` // boards that remember: memory.md beside this
 }
 
 func build(rawDir, outDir, commit string) error {
@@ -212,6 +230,9 @@ func build(rawDir, outDir, commit string) error {
 	}
 	if _, err := os.Stat(filepath.Join(outDir, "profile-ours-1000.txt")); err == nil {
 		rep.Profile = "profile-ours-1000.txt"
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "memory.md")); err == nil {
+		rep.Memory = "memory.md"
 	}
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -342,6 +363,9 @@ func markdown(rep Report) []byte {
 	b.WriteString("\n![deliveries per second and p99 latency against clients](chart.svg)\n")
 	if rep.Profile != "" {
 		fmt.Fprintf(&b, "\nCPU profile of our server at 1000 clients: [%s](%s).\n", rep.Profile, rep.Profile)
+	}
+	if rep.Memory != "" {
+		fmt.Fprintf(&b, "\nBoards that remember (recording on against off, sustained recording, late join): [%s](%s).\n", rep.Memory, rep.Memory)
 	}
 	return b.Bytes()
 }
