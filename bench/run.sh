@@ -10,9 +10,11 @@
 # Every start of our server gets a fresh SQLite file in a temporary
 # directory, deleted when it stops (the late-join board is kept across its
 # restarts), so nothing is written into the repository.
-# Takes about 13 minutes (6 with BENCH_SKIP_MEMORY=1). Knobs (environment):
+# Takes about 14 minutes (7 with BENCH_SKIP_MEMORY=1). Knobs (environment):
 # BENCH_CLIENTS, BENCH_SENDERS, BENCH_RATE, BENCH_DURATION, BENCH_WARMUP,
-# BENCH_IDLE, BENCH_SERVERS, BENCH_SKIP_IDLE=1, BENCH_SKIP_PROFILE=1,
+# BENCH_IDLE, BENCH_SERVERS ("ours ours-fixed node"; ours-fixed only in the
+# fan-out cells), BENCH_SKIP_IDLE=1 (the report then keeps the idle rows of
+# the previous results.json), BENCH_SKIP_PROFILE=1,
 # BENCH_SKIP_MEMORY=1, BENCH_LADDER (nominal segments/s, "5000 10000 20000
 # 40000"), BENCH_LADDER_REPEATS (2), BENCH_SOLO ("40000"),
 # BENCH_MEMORY_REPEATS (on/off pairs at 1000 clients, 2),
@@ -26,7 +28,10 @@ RATE=${BENCH_RATE:-20}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-3s}
 IDLE=${BENCH_IDLE:-10000}
-SERVERS=${BENCH_SERVERS:-"ours node"}
+# ours-fixed is our server with -flush-fixed (the whole 16 ms gathering
+# window at every load, as before adaptive gathering): fan-out cells only.
+SERVERS=${BENCH_SERVERS:-"ours ours-fixed node"}
+IDLE_SERVERS=$(for s in $SERVERS; do [ "$s" = ours-fixed ] || printf '%s ' "$s"; done)
 OUT=bench/results
 RAW=$OUT/raw
 
@@ -96,7 +101,8 @@ start_server() {
 	local name=$1 port=$2 log=$3
 	shift 3
 	case $name in
-	ours)
+	ours | ours-fixed)
+		[ "$name" = ours-fixed ] && set -- -flush-fixed "$@"
 		SERVER_DB=${KEEP_DB:-$WORK/$(basename "$log" .log)-$port.db}
 		[ -n "$KEEP_DB" ] || rm -f "$SERVER_DB" "$SERVER_DB-wal" "$SERVER_DB-shm"
 		"${PIN_SERVER[@]}" "$WORK/draw-server" -addr "127.0.0.1:$port" -db "$SERVER_DB" -log-level warn "$@" >"$log" 2>&1 &
@@ -172,7 +178,7 @@ done
 
 if [ "${BENCH_SKIP_IDLE:-}" != 1 ]; then
 	idle=(-clients "$IDLE" -senders 0 -warmup 2s -duration 5s -ramp "$(ramp "$IDLE")" -connect-timeout 60s -drain 0s)
-	for s in $SERVERS; do
+	for s in $IDLE_SERVERS; do
 		cell "$s" "idle-$IDLE" "${idle[@]}"
 		cell "$s" "idle-$IDLE-b100" "${idle[@]}" -boards 100
 	done

@@ -12,7 +12,14 @@ import (
 // The chart is drawn by hand: two panels, deliveries/s (linear) and p99
 // latency (log scale) against the number of clients, one line per server.
 
-var colors = map[string]string{"ours": "#1f6fb4", "node": "#c8372d"}
+var colors = map[string]string{"ours": "#1f6fb4", "ours-fixed": "#7fb3dc", "node": "#c8372d"}
+
+// names in legends.
+var names = map[string]string{
+	"ours":       "ours (Go, draw-server)",
+	"ours-fixed": "ours, fixed 16 ms window",
+	"node":       "Node reference (socket.io 4.8)",
+}
 
 const (
 	panelW, panelH = 360, 260 // plot area of one panel
@@ -20,7 +27,7 @@ const (
 	marginT        = 50
 	gap            = 110 // between the panels
 	chartW         = marginL + panelW + gap + panelW + 30
-	chartH         = marginT + panelH + 80
+	chartH         = marginT + panelH + 100
 )
 
 type point struct {
@@ -74,7 +81,7 @@ func chart(rep Report) []byte {
 
 	// Left panel: deliveries per second.
 	top := 0.0
-	for _, ps := range append([][]point{offered}, series["ours"], series["node"]) {
+	for _, ps := range append([][]point{offered}, series["ours"], series["ours-fixed"], series["node"]) {
 		for _, p := range ps {
 			top = math.Max(top, p.v)
 		}
@@ -87,7 +94,7 @@ func chart(rep Report) []byte {
 		v := top * float64(i) / 5
 		tick(&b, ox, y(v), humanCount(v))
 	}
-	for _, s := range []string{"node", "ours"} {
+	for _, s := range []string{"node", "ours-fixed", "ours"} {
 		polyline(&b, ox, series[s], index, x, y, colors[s], false)
 	}
 	// On top, so it shows where a server keeps up and hides nothing.
@@ -120,21 +127,25 @@ func chart(rep Report) []byte {
 	for e := l0; e <= l1; e++ {
 		tick(&b, ox, ly(math.Pow(10, e)), humanMs(math.Pow(10, e)))
 	}
-	for _, s := range servers {
+	for _, s := range []string{"node", "ours-fixed", "ours"} {
 		polyline(&b, ox, p99[s], index, x, ly, colors[s], false)
 	}
 
 	// Legend.
 	lx, lyy := float64(marginL), float64(marginT+panelH+58)
-	for i, s := range append([]string{}, servers...) {
-		name := map[string]string{"ours": "ours (Go, draw-server)", "node": "Node reference (socket.io 4.8)"}[s]
+	i := 0
+	for _, s := range servers {
+		if len(series[s]) == 0 {
+			continue
+		}
 		fx := lx + float64(i)*260
+		i++
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="%s" stroke-width="3"/><text x="%.0f" y="%.0f">%s</text>`+"\n",
-			fx, lyy, fx+28, lyy, colors[s], fx+34, lyy+4, name)
+			fx, lyy, fx+28, lyy, colors[s], fx+34, lyy+4, names[s])
 	}
-	fx := lx + 520
+	lyy += 20
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#444" stroke-width="1.5" stroke-dasharray="5,4"/><text x="%.0f" y="%.0f">offered (every move to every other client)</text>`+"\n",
-		fx, lyy, fx+28, lyy, fx+34, lyy+4)
+		lx, lyy, lx+28, lyy, lx+34, lyy+4)
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }

@@ -27,8 +27,10 @@ import (
 	"github.com/drawing/draw/loadtest"
 )
 
-// servers in the order they appear everywhere.
-var servers = []string{"ours", "node"}
+// servers in the order they appear everywhere. ours-fixed is our server
+// with -flush-fixed: the whole gathering window at every load, as before
+// adaptive gathering (fan-out cells only).
+var servers = []string{"ours", "ours-fixed", "node"}
 
 // cellLabels finds the cells in rawDir (files are <server>-<label>.json) in
 // table order: fan-out by size, then polling, then idle.
@@ -40,6 +42,8 @@ func cellLabels(rawDir string) ([]string, error) {
 			return nil, err
 		}
 		for _, f := range files {
+			// "ours-*" also matches ours-fixed's files; their labels
+			// ("fixed-ws-100") do not parse and drop out below.
 			seen[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), s+"-"), ".json")] = true
 		}
 	}
@@ -187,6 +191,13 @@ type Cell struct {
 	Results map[string]*loadtest.Result `json:"results"`
 	// Ratios are ours / node for the headline numbers.
 	Ratios map[string]float64 `json:"ratios_ours_over_node,omitempty"`
+	// FixedRatios are ours / ours-fixed: what adaptive gathering costs or
+	// saves against the whole window at every load.
+	FixedRatios map[string]float64 `json:"ratios_ours_over_fixed,omitempty"`
+	// CarriedFrom, when set, says this cell was not measured in this run
+	// but kept from an earlier results.json (say, idle cells in a run with
+	// BENCH_SKIP_IDLE=1): "<generated> at commit <commit>".
+	CarriedFrom string `json:"carried_from,omitempty"`
 }
 
 // Report is results.json.
@@ -223,10 +234,14 @@ func build(rawDir, outDir, commit string) error {
 			continue
 		}
 		c.Ratios = ratios(c.Results["ours"], c.Results["node"])
+		c.FixedRatios = fixedRatios(c.Results["ours"], c.Results["ours-fixed"])
 		rep.Cells = append(rep.Cells, c)
 	}
 	if len(rep.Cells) == 0 {
 		return fmt.Errorf("no raw results in %s", rawDir)
+	}
+	if err := carryIdle(&rep, filepath.Join(outDir, "results.json")); err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(outDir, "profile-ours-1000.txt")); err == nil {
 		rep.Profile = "profile-ours-1000.txt"
@@ -244,7 +259,61 @@ func build(rawDir, outDir, commit string) error {
 	if err := os.WriteFile(filepath.Join(outDir, "results.md"), markdown(rep), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(outDir, "chart.svg"), chart(rep), 0o644)
+	if err := os.WriteFile(filepath.Join(outDir, "chart.svg"), chart(rep), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(outDir, "latency.svg"), latencyChart(rep), 0o644)
+}
+
+// carryIdle keeps the idle cells of the previous results.json at path when
+// this run measured none (BENCH_SKIP_IDLE=1), so that a fan-out-only run
+// does not wipe them; each says where it came from.
+func carryIdle(rep *Report, path string) error {
+	for _, c := range rep.Cells {
+		if strings.HasPrefix(c.Label, "idle") {
+			return nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var prev Report
+	if err := json.Unmarshal(b, &prev); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	for _, c := range prev.Cells {
+		if !strings.HasPrefix(c.Label, "idle") || len(c.Results) == 0 {
+			continue
+		}
+		if c.CarriedFrom == "" {
+			c.CarriedFrom = prev.Generated.Format(time.RFC3339) + " at commit " + prev.Machine["commit"]
+		}
+		rep.Cells = append(rep.Cells, c)
+	}
+	return nil
+}
+
+// fixedRatios are ours / ours-fixed: CPU per delivery and latency.
+func fixedRatios(ours, fixed *loadtest.Result) map[string]float64 {
+	if ours == nil || fixed == nil {
+		return nil
+	}
+	m := map[string]float64{}
+	put := func(k string, a, b float64) {
+		if b > 0 && a >= 0 {
+			m[k] = math.Round(a/b*1000) / 1000
+		}
+	}
+	put("p50", ours.Latency.P50Ms, fixed.Latency.P50Ms)
+	put("p99", ours.Latency.P99Ms, fixed.Latency.P99Ms)
+	if ours.Server != nil && fixed.Server != nil {
+		put("cpu_seconds_per_million", ours.Server.CPUSecondsPerMillion, fixed.Server.CPUSecondsPerMillion)
+	}
+	return m
 }
 
 func ratios(ours, node *loadtest.Result) map[string]float64 {
@@ -296,7 +365,8 @@ func markdown(rep Report) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmark results\n\nGenerated %s by `make bench` at commit %s on %s CPUs (%s), kernel %s, %s, Node %s.\n",
 		rep.Generated.Format(time.RFC3339), rep.Machine["commit"], rep.Machine["cpus"], rep.Machine["cpu"], rep.Machine["kernel"], rep.Machine["go"], rep.Machine["node"])
-	b.WriteString("Server pinned to CPU 0, load tester to CPU 1. See docs/BENCHMARK.md for the method.\n\n")
+	b.WriteString("Server pinned to CPU 0, load tester to CPU 1. See docs/BENCHMARK.md for the method. ")
+	b.WriteString("**ours-fixed** is our server with `-flush-fixed`: the whole 16 ms gathering window at every load, as before adaptive gathering.\n\n")
 
 	b.WriteString("## Fan-out: 10 senders × 20 moves/s, every move to every other client\n\n")
 	b.WriteString("| clients | server | connected | offered/s | deliveries/s | loss % | p50 ms | p99 ms | max ms | server CPU-s | CPU-s per M deliveries | server RSS peak MiB | tester cores | other CPU-s |\n")
@@ -326,9 +396,23 @@ func markdown(rep Report) []byte {
 				ratio(c.Ratios, "deliveries_per_second"), ratio(c.Ratios, "p50"), ratio(c.Ratios, "p99"),
 				ratio(c.Ratios, "cpu_seconds_per_million"), ratio(c.Ratios, "rss_peak"))
 		}
+		if len(c.FixedRatios) > 0 {
+			fmt.Fprintf(&b, "| | **ours / ours-fixed** | | | | | **%s** | **%s** | | | **%s** | | | |\n",
+				ratio(c.FixedRatios, "p50"), ratio(c.FixedRatios, "p99"), ratio(c.FixedRatios, "cpu_seconds_per_million"))
+		}
 	}
+	b.WriteString("\n![p50 and p99 latency against clients, ours, ours-fixed and Node](latency.svg)\n")
 
 	b.WriteString("\n## Idle connections: memory per connection\n\n")
+	carried := map[string]bool{}
+	for _, c := range rep.Cells {
+		if strings.HasPrefix(c.Label, "idle") && c.CarriedFrom != "" {
+			carried[c.CarriedFrom] = true
+		}
+	}
+	for from := range carried {
+		fmt.Fprintf(&b, "Not measured in this run (`BENCH_SKIP_IDLE=1`): kept from the run of %s.\n\n", from)
+	}
 	b.WriteString("| cell | server | connected | connect time s | RSS before MiB | RSS connected MiB | RSS end MiB | KiB per connection | server CPU-s while idle |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range rep.Cells {
