@@ -279,7 +279,8 @@
   // never happens while a pointer is drawing; the stroke's end asks again.
   function requestRedraw(soon) {
     redrawWanted = true;
-    // While history streams in, one redraw at its end beats one per undo in it.
+    // While history streams in, one redraw at its end beats painting as it
+    // comes and again for every undo in it.
     if (loadingHistory || redrawFrame || (redrawTimer && redrawSoon)) return;
     clearTimeout(redrawTimer);
     redrawSoon = soon;
@@ -399,8 +400,12 @@
       } else if (unsaved.delete(key)) {
         requestRedraw(false); // it was painted out of order
       } else if (change === "piece" && !replay && live.isVisible(op)) {
-        boardTransform();
-        paintPiece(ctx, op); // in seq order on top: the canvas stays canonical
+        if (loadingHistory) {
+          redrawWanted = true; // painted once, when the history is in
+        } else {
+          boardTransform();
+          paintPiece(ctx, op); // in seq order on top: the canvas stays canonical
+        }
       }
       if (isMine(op) && live.actions.get(op.stroke)?.seq === op.seq) { // a new action of ours
         ownActionCommitted(op.stroke);
@@ -553,8 +558,17 @@
     }
   }
 
+  // A fresh page asks for the whole history at once, while its socket is
+  // still connecting; the first catch-up from 0 reads that answer. Whatever
+  // is committed after it, the catch-up fetches next (it goes on until have
+  // reaches the head that synced said).
+  let prefetched = fetch(boardPath + "history.ndjson?since=0", { cache: "no-store" });
+  prefetched.catch(() => {}); // a failure shows when the catch-up reads it
+
   async function streamHistory(since, gen) {
-    const res = await fetch(boardPath + "history.ndjson?since=" + since, { cache: "no-store" });
+    const ready = since === 0 ? prefetched : null;
+    prefetched = null;
+    const res = await (ready || fetch(boardPath + "history.ndjson?since=" + since, { cache: "no-store" }));
     if (!res.ok) throw new Error("GET history.ndjson: HTTP " + res.status);
     const take = (line) => {
       if (!line.trim()) return;
