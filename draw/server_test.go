@@ -61,6 +61,9 @@ func TestTransportWritesWholeBatch(t *testing.T) {
 func TestSlowReaderIsDropped(t *testing.T) {
 	s, base := startTestServer(t, Config{SendQueue: 64, WriteTimeout: 300 * time.Millisecond, EventsPerSecond: 1e6, EventBurst: 1e6})
 	sender, healthy, slow := connect(t, base), connect(t, base), connect(t, base)
+	// The CONNECT ack can overtake the join (the library connects in a
+	// goroutine), and a move relayed before a receiver joined is not its.
+	waitMembers(t, s, DefaultBoard, 3)
 	// slow never reads again; its kernel buffers fill, then its queue.
 	pad := strings.Repeat("p", 900)
 	left := false
@@ -178,5 +181,25 @@ func TestShutdownAnnouncesOnSmallBoards(t *testing.T) {
 	// still connected.
 	if total != n*(n-1)/2 {
 		t.Errorf("departure notices at shutdown: %v, want %d in all", notices, n*(n-1)/2)
+	}
+}
+
+// waitMembers waits until n clients are on the board.
+func waitMembers(t *testing.T, s *Server, name string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.boards.mu.Lock()
+		b := s.boards.m[name]
+		live := 0
+		if b != nil {
+			live = len(b.snapshot()) - b.gone
+		}
+		s.boards.mu.Unlock()
+		if live >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d clients on board %q after 10 s", live, n, name)
+		}
 	}
 }
