@@ -21,7 +21,6 @@ const (
 	writeQueue     = 4096 // requests waiting for the writer; beyond it senders are told to retry
 	maxBatchReqs   = 512  // requests in one commit
 	maxUnsavedKept = 100000
-	commitGather   = 2 * time.Millisecond // added to an acknowledgement at most
 )
 
 type history struct {
@@ -150,11 +149,6 @@ func (h *history) run() {
 	batch := make([]*writeReq, 0, maxBatchReqs)
 	for r := range h.in {
 		batch = append(batch[:0], r)
-		if len(h.in) < maxBatchReqs && r.done == nil && !r.stop {
-			// A commit costs about as much for one op as for dozens: let
-			// what arrives in the next moment share it.
-			time.Sleep(commitGather)
-		}
 		for len(batch) < maxBatchReqs && !batch[len(batch)-1].stop && len(h.in) > 0 {
 			batch = append(batch, <-h.in) // only this goroutine receives: it is there
 		}
