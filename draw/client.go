@@ -185,11 +185,17 @@ func (c *client) bind(id, boardName string) error {
 		return err
 	}
 	c.board, c.joined = b, true
-	// Before any of its events: they may need the board's history.
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-	defer cancel()
-	if err := b.log.load(ctx, c.srv.history); err != nil {
-		c.srv.log.Error("cannot load a board; it works live only until a later join loads it", "board", b.name, "err", err)
+	// The board's history loads beside the relay, which never waits for it;
+	// a sync waits for the load (sync.go), a classic move before it is not
+	// recorded.
+	if !b.log.loaded.Load() {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+			defer cancel()
+			if err := b.log.load(ctx, c.srv.history); err != nil {
+				c.srv.log.Error("cannot load a board; it works live only until a later sync loads it", "board", b.name, "err", err)
+			}
+		}()
 	}
 	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
 	for _, data := range c.early {
