@@ -122,12 +122,12 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request, board stri
 func (s *Server) serveSVG(w http.ResponseWriter, r *http.Request, board string) {
 	type piece struct {
 		seq int64
-		o   opFields
+		o   OpFields
 	}
 	st := newLogState()
 	var pieces []piece
 	err := s.cfg.Store.Read(r.Context(), board, 0, func(op Op) error {
-		var o opFields
+		var o OpFields
 		if err := json.Unmarshal(op.Data, &o); err != nil {
 			return fmt.Errorf("op %d: %v", op.Seq, err)
 		}

@@ -41,7 +41,7 @@ type writeReq struct {
 	log   *boardLog
 	from  *client // tell it when refused; nil for recorded classic moves
 	event string  // what the sender sent, for refusals
-	ops   []opFields
+	ops   []OpFields
 	done  chan struct{}
 	stop  bool // the last request the writer takes
 }
@@ -126,7 +126,7 @@ func (l *boardLog) load(ctx context.Context, h *history) error {
 	}
 	st, head := newLogState(), int64(0)
 	err := h.store.Read(ctx, l.name, 0, func(op Op) error {
-		var o opFields
+		var o OpFields
 		if err := json.Unmarshal(op.Data, &o); err != nil {
 			return fmt.Errorf("op %d of board %q: %v", op.Seq, l.name, err)
 		}
@@ -163,7 +163,7 @@ func (h *history) run() {
 type pending struct {
 	log    *boardLog
 	from   *client
-	fields *opFields
+	fields *OpFields
 	fresh  *action    // created by this op: its seq is known after the commit
 	clear  *clearMark // likewise, for a clear
 }
@@ -221,7 +221,7 @@ func (h *history) commit(batch []*writeReq) {
 // admit checks one op against the board's state and applies it there,
 // returning how to take it back if the commit fails. A nil undo with no
 // reason means there is nothing to store.
-func (h *history) admit(l *boardLog, o *opFields) (fresh *action, clear *clearMark, undo func(), reason string) {
+func (h *history) admit(l *boardLog, o *OpFields) (fresh *action, clear *clearMark, undo func(), reason string) {
 	st := l.state
 	a := st.actions[o.Stroke]
 	switch o.Type {
@@ -335,7 +335,7 @@ func (h *history) trim(l *boardLog) {
 	l.stripped = floor
 }
 
-func pieceKey(o *opFields) string { return o.Stroke + "/" + strconv.Itoa(o.I) }
+func pieceKey(o *OpFields) string { return o.Stroke + "/" + strconv.Itoa(o.I) }
 
 // failed: nothing of the batch was stored. Live drawing goes on: pieces are
 // shown to the board once, unsaved (no seq); the pages that drew them keep

@@ -47,7 +47,7 @@ func newTestWriter(t *testing.T, store Store, cfg Config) (*Server, *boardLog) {
 }
 
 // write sends ops to the writer and waits until they are handled.
-func write(t *testing.T, srv *Server, l *boardLog, ops ...opFields) {
+func write(t *testing.T, srv *Server, l *boardLog, ops ...OpFields) {
 	t.Helper()
 	if !srv.history.enqueue(&writeReq{log: l, ops: ops}) {
 		t.Fatal("writer queue full")
@@ -57,8 +57,8 @@ func write(t *testing.T, srv *Server, l *boardLog, ops ...opFields) {
 	}
 }
 
-func piece(author, stroke string, i int, pts ...float64) opFields {
-	return opFields{Type: OpStroke, Stroke: stroke, I: i, Author: author, Color: "#000000", Width: 2, Points: pts}
+func piece(author, stroke string, i int, pts ...float64) OpFields {
+	return OpFields{Type: OpStroke, Stroke: stroke, I: i, Author: author, Color: "#000000", Width: 2, Points: pts}
 }
 
 // stored lists the board's log as "seq type stroke[/i]".
@@ -66,7 +66,7 @@ func stored(t *testing.T, s Store, board string) []string {
 	t.Helper()
 	var out []string
 	err := s.Read(context.Background(), board, 0, func(op Op) error {
-		var o opFields
+		var o OpFields
 		if err := json.Unmarshal(op.Data, &o); err != nil {
 			return err
 		}
@@ -119,13 +119,13 @@ func TestWriterOnlyAuthorsUndo(t *testing.T) {
 	srv, l := newTestWriter(t, store, Config{})
 	write(t, srv, l, piece("ann", "ann-stroke", 0, 1, 1))
 	write(t, srv, l,
-		opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "bob"}, // not his
+		OpFields{Type: OpUndo, Stroke: "ann-stroke", Author: "bob"}, // not his
 		piece("bob", "ann-stroke", 1, 1, 1, 5, 5),                   // not his stroke id either
-		opFields{Type: OpUndo, Stroke: "no-such-stroke", Author: "ann"},
+		OpFields{Type: OpUndo, Stroke: "no-such-stroke", Author: "ann"},
 	)
-	write(t, srv, l, opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"})
-	write(t, srv, l, opFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"}) // already undone: nothing to store
-	write(t, srv, l, opFields{Type: OpRedo, Stroke: "ann-stroke", Author: "ann"})
+	write(t, srv, l, OpFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"})
+	write(t, srv, l, OpFields{Type: OpUndo, Stroke: "ann-stroke", Author: "ann"}) // already undone: nothing to store
+	write(t, srv, l, OpFields{Type: OpRedo, Stroke: "ann-stroke", Author: "ann"})
 	want := "stroke ann-stroke/0,undo ann-stroke,redo ann-stroke"
 	if got := strings.Join(stored(t, store, "b"), ","); got != want {
 		t.Errorf("stored %s\nwant     %s", got, want)
@@ -140,10 +140,10 @@ func TestWriterCapAndClear(t *testing.T) {
 	if l.segments.Load() != 3 {
 		t.Fatalf("segments = %d, want 3", l.segments.Load())
 	}
-	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-one", Author: "ann"})
+	write(t, srv, l, OpFields{Type: OpClear, Stroke: "clear-one", Author: "ann"})
 	write(t, srv, l, piece("ann", "stroke-two", 0, 5, 5, 6, 6)) // room again
-	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-two", Author: "bob"})
-	write(t, srv, l, opFields{Type: OpUndo, Stroke: "clear-one", Author: "ann"}) // not the newest clear: refused
+	write(t, srv, l, OpFields{Type: OpClear, Stroke: "clear-two", Author: "bob"})
+	write(t, srv, l, OpFields{Type: OpUndo, Stroke: "clear-one", Author: "ann"}) // not the newest clear: refused
 	// Once the second clear is stored nothing can bring back what the first
 	// hid: the store drops its points and keeps the rest of each op.
 	want := "stroke stroke-one/0 (no points),stroke stroke-one/1 (no points),clear clear-one,stroke stroke-two/0,clear clear-two"
@@ -158,10 +158,10 @@ func TestWriterCapAndClear(t *testing.T) {
 func TestTrimKeepsWhoOwnsWhat(t *testing.T) {
 	store := NewMemoryStore()
 	srv, l := newTestWriter(t, store, Config{})
-	write(t, srv, l, piece("ann", "long-stroke", 0, 1, 1, 2, 2), opFields{Type: OpUndo, Stroke: "long-stroke", Author: "ann"})
-	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-one", Author: "bob"})
+	write(t, srv, l, piece("ann", "long-stroke", 0, 1, 1, 2, 2), OpFields{Type: OpUndo, Stroke: "long-stroke", Author: "ann"})
+	write(t, srv, l, OpFields{Type: OpClear, Stroke: "clear-one", Author: "bob"})
 	write(t, srv, l, piece("ann", "long-stroke", 1, 2, 2, 3, 3)) // goes on after the clear, still undone
-	write(t, srv, l, opFields{Type: OpClear, Stroke: "clear-two", Author: "bob"}, opFields{Type: OpUndo, Stroke: "clear-two", Author: "bob"})
+	write(t, srv, l, OpFields{Type: OpClear, Stroke: "clear-two", Author: "bob"}, OpFields{Type: OpUndo, Stroke: "clear-two", Author: "bob"})
 	before := stored(t, store, "b")
 	for _, w := range []func() (*Server, *boardLog){
 		func() (*Server, *boardLog) { return srv, l },
@@ -171,14 +171,14 @@ func TestTrimKeepsWhoOwnsWhat(t *testing.T) {
 		write(t, srv, l,
 			piece("ann", "long-stroke", 0, 1, 1, 2, 2), // sent again by a page that missed its ack
 			piece("cat", "long-stroke", 5, 9, 9),       // someone else's id
-			opFields{Type: OpUndo, Stroke: "long-stroke", Author: "cat"},
+			OpFields{Type: OpUndo, Stroke: "long-stroke", Author: "cat"},
 		)
 		if got := stored(t, store, "b"); strings.Join(got, ",") != strings.Join(before, ",") {
 			t.Fatalf("stored %v\nwant    %v", got, before)
 		}
 		st, pieces := newLogState(), map[int64]string{}
 		store.Read(context.Background(), "b", 0, func(op Op) error {
-			var o opFields
+			var o OpFields
 			json.Unmarshal(op.Data, &o)
 			st.apply(op.Seq, &o)
 			if o.Type == OpStroke {
@@ -192,7 +192,7 @@ func TestTrimKeepsWhoOwnsWhat(t *testing.T) {
 			}
 		}
 	}
-	write(t, srv, l, opFields{Type: OpRedo, Stroke: "long-stroke", Author: "ann"}) // still hers
+	write(t, srv, l, OpFields{Type: OpRedo, Stroke: "long-stroke", Author: "ann"}) // still hers
 	if got := stored(t, store, "b"); got[len(got)-1] != "redo long-stroke" {
 		t.Errorf("the owner's redo after the trim was not stored: %v", got)
 	}
@@ -206,8 +206,8 @@ func TestLoadRebuildsOwnershipAndPieces(t *testing.T) {
 	srv2, l2 := newTestWriter(t, store, Config{})
 	write(t, srv2, l2,
 		piece("ann", "stroke-one", 0, 1, 1, 2, 2), // stored before the restart
-		opFields{Type: OpUndo, Stroke: "stroke-one", Author: "bob"},
-		opFields{Type: OpUndo, Stroke: "stroke-one", Author: "ann"},
+		OpFields{Type: OpUndo, Stroke: "stroke-one", Author: "bob"},
+		OpFields{Type: OpUndo, Stroke: "stroke-one", Author: "ann"},
 	)
 	want := "stroke stroke-one/0,undo stroke-one"
 	if got := strings.Join(stored(t, store, "b"), ","); got != want {

@@ -34,9 +34,10 @@ var (
 	secretRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
 )
 
-// opFields is an op's JSON object. Stored ops are re-encoded from it, so what
-// is kept is canonical whatever the client sent.
-type opFields struct {
+// OpFields is an op's JSON object. Stored ops are re-encoded from it, so what
+// is kept is canonical whatever the client sent; tools that write a store
+// (bench/memory) encode it too, so their bytes are the server's.
+type OpFields struct {
 	Type   string    `json:"type"`
 	Stroke string    `json:"stroke"`
 	I      int       `json:"i"`
@@ -48,8 +49,8 @@ type opFields struct {
 }
 
 // MarshalJSON leaves i out of ops other than pieces.
-func (o opFields) MarshalJSON() ([]byte, error) {
-	type plain opFields
+func (o OpFields) MarshalJSON() ([]byte, error) {
+	type plain OpFields
 	if o.Type == OpStroke {
 		return json.Marshal(plain(o))
 	}
@@ -60,7 +61,7 @@ func (o opFields) MarshalJSON() ([]byte, error) {
 }
 
 // segments is what a piece counts against the board's cap.
-func (o *opFields) segments() int { return max(1, len(o.Points)/2-1) }
+func (o *OpFields) segments() int { return max(1, len(o.Points)/2-1) }
 
 // authorID is the public id of the author who knows secret.
 func authorID(secret string) string {
@@ -69,30 +70,30 @@ func authorID(secret string) string {
 }
 
 // parsePiece validates one piece of a draw event, saying which field is wrong.
-func parsePiece(raw json.RawMessage) (opFields, error) {
+func parsePiece(raw json.RawMessage) (OpFields, error) {
 	var f map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
-		return opFields{}, errors.New("a piece must be an object {stroke, i, color, width, points}")
+		return OpFields{}, errors.New("a piece must be an object {stroke, i, color, width, points}")
 	}
-	var o opFields
+	var o OpFields
 	if json.Unmarshal(f["stroke"], &o.Stroke) != nil || !strokeIDRE.MatchString(o.Stroke) {
-		return opFields{}, errors.New("piece stroke must be 8-32 letters, digits, '-' or '_'")
+		return OpFields{}, errors.New("piece stroke must be 8-32 letters, digits, '-' or '_'")
 	}
 	if json.Unmarshal(f["i"], &o.I) != nil || o.I < 0 || o.I >= MaxStrokePieces {
-		return opFields{}, fmt.Errorf("piece i must be a whole number from 0 to %d", MaxStrokePieces-1)
+		return OpFields{}, fmt.Errorf("piece i must be a whole number from 0 to %d", MaxStrokePieces-1)
 	}
 	if json.Unmarshal(f["color"], &o.Color) != nil || !colorRE.MatchString(o.Color) {
-		return opFields{}, errors.New(`piece color must look like "#1e90ff"`)
+		return OpFields{}, errors.New(`piece color must look like "#1e90ff"`)
 	}
 	if json.Unmarshal(f["width"], &o.Width) != nil || o.Width < 1 || o.Width > MaxWidth {
-		return opFields{}, fmt.Errorf("piece width must be a number from 1 to %d", MaxWidth)
+		return OpFields{}, fmt.Errorf("piece width must be a number from 1 to %d", MaxWidth)
 	}
 	if json.Unmarshal(f["points"], &o.Points) != nil || len(o.Points) < 2 || len(o.Points)%2 != 0 || len(o.Points) > 2*MaxPiecePoints {
-		return opFields{}, fmt.Errorf("piece points must be numbers [x0, y0, x1, y1, ...], 1 to %d points", MaxPiecePoints)
+		return OpFields{}, fmt.Errorf("piece points must be numbers [x0, y0, x1, y1, ...], 1 to %d points", MaxPiecePoints)
 	}
 	for _, v := range o.Points {
 		if math.Abs(v) > MaxCoordinate {
-			return opFields{}, fmt.Errorf("piece points must be within ±%d", MaxCoordinate)
+			return OpFields{}, fmt.Errorf("piece points must be within ±%d", MaxCoordinate)
 		}
 	}
 	o.Type = OpStroke
@@ -164,7 +165,7 @@ type logState struct {
 func newLogState() *logState { return &logState{actions: make(map[string]*action)} }
 
 // apply replays one stored op.
-func (s *logState) apply(seq int64, o *opFields) {
+func (s *logState) apply(seq int64, o *OpFields) {
 	switch o.Type {
 	case OpStroke:
 		a := s.actions[o.Stroke]

@@ -56,7 +56,7 @@ func StripPoints(data []byte) []byte {
 	if json.Unmarshal(data, &fields) != nil || fields["points"] == nil {
 		return data
 	}
-	var o opFields
+	var o OpFields
 	if json.Unmarshal(data, &o) != nil {
 		return data
 	}

@@ -38,7 +38,7 @@ func (c *client) record(mv move) {
 	if !r.inside {
 		r.inside, r.strokes, r.pieces = true, r.strokes+1, 0
 	}
-	o := opFields{
+	o := OpFields{
 		Type:   OpStroke,
 		Stroke: "~" + c.id + "." + strconv.Itoa(r.strokes),
 		I:      r.pieces,
@@ -59,7 +59,7 @@ func (c *client) record(mv move) {
 	if json.Unmarshal(mv.width, &width) == nil && width >= 1 && width <= MaxWidth {
 		o.Width = width
 	}
-	if !c.srv.history.enqueue(&writeReq{log: c.board.log, ops: []opFields{o}}) {
+	if !c.srv.history.enqueue(&writeReq{log: c.board.log, ops: []OpFields{o}}) {
 		c.srv.metrics.dropped.WithLabelValues(dropUnrecorded).Inc()
 	}
 }
@@ -117,7 +117,7 @@ func (c *client) draw(args []json.RawMessage) {
 		c.reject(EventDraw, fmt.Sprintf("draw needs an array of 1 to %d pieces", MaxDrawPieces), dropInvalid)
 		return
 	}
-	ops := make([]opFields, 0, len(raw))
+	ops := make([]OpFields, 0, len(raw))
 	for _, p := range raw {
 		o, err := parsePiece(p)
 		if err != nil {
@@ -141,14 +141,14 @@ func (c *client) action(name string, args []json.RawMessage) {
 		c.reject(name, name+" "+err.Error(), dropInvalid)
 		return
 	}
-	o := opFields{Type: name, Stroke: stroke, Author: c.author}
+	o := OpFields{Type: name, Stroke: stroke, Author: c.author}
 	if name == EventClear {
 		o.Name = c.user().Name
 	}
-	c.toWriter(name, []opFields{o})
+	c.toWriter(name, []OpFields{o})
 }
 
-func (c *client) toWriter(event string, ops []opFields) {
+func (c *client) toWriter(event string, ops []OpFields) {
 	if !c.srv.history.enqueue(&writeReq{log: c.board.log, from: c, event: event, ops: ops}) {
 		c.reject(event, "server busy, not saved: send it again in a moment", dropRefused)
 	}

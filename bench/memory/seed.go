@@ -24,24 +24,6 @@ import (
 // as the page rounds them, a few colours and widths, and now and then an
 // undo (sometimes redone).
 
-// pieceOp and actionOp have the fields of draw's opFields in its order, so
-// the bytes stored are the bytes the server would store.
-type pieceOp struct {
-	Type   string    `json:"type"`
-	Stroke string    `json:"stroke"`
-	I      int       `json:"i"`
-	Author string    `json:"author"`
-	Color  string    `json:"color,omitempty"`
-	Width  float64   `json:"width,omitempty"`
-	Points []float64 `json:"points,omitempty"`
-}
-
-type actionOp struct {
-	Type   string `json:"type"`
-	Stroke string `json:"stroke"`
-	Author string `json:"author"`
-}
-
 var palette = []string{"#1c1917", "#e11d48", "#f59e0b", "#16a34a", "#0891b2", "#2563eb", "#7c3aed"}
 
 // Widths the page's slider gives most often, thin lines commonest.
@@ -203,7 +185,7 @@ func seedMain(args []string) error {
 			p.step(r)
 			pts = append(pts, p.x, p.y)
 		}
-		if err := add(pieceOp{Type: draw.OpStroke, Stroke: p.stroke, I: p.i, Author: p.author, Color: p.color, Width: p.width, Points: pts}); err != nil {
+		if err := add(draw.OpFields{Type: draw.OpStroke, Stroke: p.stroke, I: p.i, Author: p.author, Color: p.color, Width: p.width, Points: pts}); err != nil {
 			return err
 		}
 		p.i++
@@ -215,7 +197,7 @@ func seedMain(args []string) error {
 		// The stroke is done. About one in a hundred is undone right away
 		// by its author, and one undo in three is redone a little later.
 		if r.IntN(1000) < *undoPerMille {
-			if err := add(actionOp{Type: draw.OpUndo, Stroke: p.stroke, Author: p.author}); err != nil {
+			if err := add(draw.OpFields{Type: draw.OpUndo, Stroke: p.stroke, Author: p.author}); err != nil {
 				return err
 			}
 			res.Undos++
@@ -225,7 +207,7 @@ func seedMain(args []string) error {
 			u := undone[0]
 			undone = undone[1:]
 			if r.IntN(3) == 0 {
-				if err := add(actionOp{Type: draw.OpRedo, Stroke: u.stroke, Author: u.author}); err != nil {
+				if err := add(draw.OpFields{Type: draw.OpRedo, Stroke: u.stroke, Author: u.author}); err != nil {
 					return err
 				}
 				res.Redos++

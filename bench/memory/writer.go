@@ -85,7 +85,7 @@ func newClassicGen(boards int) *classicGen {
 	return g
 }
 
-func (g *classicGen) next() (board string, o pieceOp) {
+func (g *classicGen) next() (board string, o draw.OpFields) {
 	b, u := g.r.IntN(g.boards), g.r.IntN(20)
 	k := b*20 + u
 	if g.pieces[k] == 49 {
@@ -94,7 +94,7 @@ func (g *classicGen) next() (board string, o pieceOp) {
 	}
 	g.pieces[k]++
 	x, y := float64(100+g.r.IntN(1800)), float64(100+g.r.IntN(800))
-	return "load-" + strconv.Itoa(b), pieceOp{
+	return "load-" + strconv.Itoa(b), draw.OpFields{
 		Type: draw.OpStroke, Stroke: "~" + g.sockets[b][u] + "." + strconv.Itoa(g.strokes[k]), I: g.pieces[k] - 1,
 		Color: "#1c1917", Width: 2, Points: []float64{x, y, x + float64(g.r.IntN(7)-3), y + float64(g.r.IntN(7)-3)},
 	}
@@ -116,7 +116,7 @@ func quantile(sorted []time.Duration, q float64) float64 {
 }
 
 // commitOps encodes and stores one batch the way draw's writer does.
-func commitOps(st draw.Store, board []string, fields []pieceOp, now int64) (time.Duration, error) {
+func commitOps(st draw.Store, board []string, fields []draw.OpFields, now int64) (time.Duration, error) {
 	ops := make([]draw.Op, len(fields))
 	for i := range fields {
 		data, _ := json.Marshal(fields[i])
@@ -131,7 +131,7 @@ func runBatch(st draw.Store, name string, g *classicGen, batch int, budget time.
 	p := writerPoint{Store: name, Mode: "batch", Batch: batch}
 	var lat []time.Duration
 	boards := make([]string, batch)
-	fields := make([]pieceOp, batch)
+	fields := make([]draw.OpFields, batch)
 	cpu0, other0 := cpuNow(), machineCPU()
 	start := time.Now()
 	for time.Since(start) < budget && p.Ops < 2_000_000 { // the memory store keeps everything
@@ -178,7 +178,7 @@ const (
 
 type offered struct {
 	board string
-	op    pieceOp
+	op    draw.OpFields
 }
 
 func runPaced(st draw.Store, name string, g *classicGen, rate float64, budget time.Duration) (writerPoint, error) {
@@ -218,7 +218,7 @@ func runPaced(st draw.Store, name string, g *classicGen, rate float64, budget ti
 	}()
 	var lat []time.Duration
 	boards := make([]string, 0, writerMaxBatch)
-	fields := make([]pieceOp, 0, writerMaxBatch)
+	fields := make([]draw.OpFields, 0, writerMaxBatch)
 	cpu0, other0 := cpuNow(), machineCPU()
 	start := time.Now()
 	deadline := time.After(budget)
