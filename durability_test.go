@@ -1332,7 +1332,7 @@ func durLastLine(out []byte) []byte {
 // ---------------------------------------------------------------------------
 // 3. The disk fills up, then room is made while the server runs.
 
-// durFillerOps are ops of a board nobody draws on, to fill the file.
+// durFillerOps are ops of a new board nobody draws on, to fill the file.
 func durFillerOps(board string, n int) []draw.Op {
 	ops := make([]draw.Op, n)
 	for i := range ops {
@@ -1343,7 +1343,7 @@ func durFillerOps(board string, n int) []draw.Op {
 			}
 			data = strconv.AppendInt(data, int64(100+j%800), 10)
 		}
-		ops[i] = draw.Op{Board: board, Time: int64(i), Data: append(data, "]}"...)}
+		ops[i] = draw.Op{Board: board, Seq: int64(i + 1), Time: int64(i), Data: append(data, "]}"...)}
 	}
 	return ops
 }

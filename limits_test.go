@@ -1405,7 +1405,7 @@ func TestLimitsConfigDefaults(t *testing.T) {
 		t.Setenv(env, "") // restored after the test...
 		os.Unsetenv(env)  // ...and absent during it
 	}
-	cfg, _, _, _, err := parseFlags(nil)
+	cfg, _, err := parseFlags(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1436,14 +1436,14 @@ func TestLimitsConfigDefaults(t *testing.T) {
 	// The environment is the flag's default; the flag wins.
 	t.Setenv("MAX_CONNECTIONS_PER_IP", "7")
 	t.Setenv("HANDSHAKES_PER_IP", "2.5")
-	if cfg, _, _, _, err := parseFlags(nil); err != nil || cfg.MaxConnectionsPerIP != 7 || cfg.HandshakesPerIPPerSecond != 2.5 {
+	if cfg, _, err := parseFlags(nil); err != nil || cfg.MaxConnectionsPerIP != 7 || cfg.HandshakesPerIPPerSecond != 2.5 {
 		t.Errorf("from the environment: per-IP %d, handshakes %v, err %v; want 7, 2.5", cfg.MaxConnectionsPerIP, cfg.HandshakesPerIPPerSecond, err)
 	}
-	if cfg, _, _, _, err := parseFlags([]string{"-max-connections-per-ip", "3"}); err != nil || cfg.MaxConnectionsPerIP != 3 {
+	if cfg, _, err := parseFlags([]string{"-max-connections-per-ip", "3"}); err != nil || cfg.MaxConnectionsPerIP != 3 {
 		t.Errorf("flag over environment: per-IP %d, err %v; want 3", cfg.MaxConnectionsPerIP, err)
 	}
 	t.Setenv("MAX_BOARDS", "lots")
-	if _, _, _, _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "MAX_BOARDS") {
+	if _, _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "MAX_BOARDS") {
 		t.Errorf("MAX_BOARDS=lots: err %v, want one naming MAX_BOARDS", err)
 	}
 }

@@ -14,15 +14,21 @@ import (
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof" // served only with -pprof
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/drawing/draw/draw"
+	redisstore "github.com/drawing/draw/draw/redis"
 	"github.com/drawing/draw/draw/sqlite"
 	"github.com/drawing/draw/loadtest"
 )
@@ -52,7 +58,7 @@ func run(args []string) int {
 		// clients and saves ~20% of memory (docs/BENCHMARK.md).
 		debug.SetGCPercent(50)
 	}
-	cfg, addr, dbPath, level, err := parseFlags(args)
+	cfg, set, err := parseFlags(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -60,20 +66,28 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: set.level}))
 	cfg.Logger = log
 	cfg.Public = publicFS()
-	if dbPath != memoryDB {
-		store, err := sqlite.Open(dbPath)
+	switch {
+	case set.redis != "":
+		closeRedis, err := joinCluster(&cfg, set.redis, log)
 		if err != nil {
-			log.Error("cannot open the database", "db", dbPath, "err", err)
+			log.Error("cannot use redis", "redis", redactURL(set.redis), "err", err)
+			return 1
+		}
+		defer closeRedis()
+	case set.db != memoryDB:
+		store, err := sqlite.Open(set.db)
+		if err != nil {
+			log.Error("cannot open the database", "db", set.db, "err", err)
 			return 1
 		}
 		defer store.Close()
 		cfg.Store = store
-		log.Info("boards are kept in", "db", dbPath)
-	} else {
-		log.Warn("boards are kept in memory only: they are gone when the server stops", "db", dbPath)
+		log.Info("boards are kept in", "db", set.db)
+	default:
+		log.Warn("boards are kept in memory only: they are gone when the server stops", "db", set.db)
 	}
 
 	srv, err := draw.New(cfg)
@@ -81,17 +95,17 @@ func run(args []string) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	hs := &http.Server{Addr: addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Addr: set.addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("listening", "addr", addr)
+	log.Info("listening", "addr", set.addr)
 
 	select {
 	case err := <-errc:
-		log.Error("cannot serve", "addr", addr, "err", err)
+		log.Error("cannot serve", "addr", set.addr, "err", err)
 		return 1
 	case <-ctx.Done():
 	}
@@ -117,8 +131,14 @@ func run(args []string) int {
 // memoryDB is the -db value that keeps boards in memory only.
 const memoryDB = ":memory:"
 
+// settings are the flags that main uses itself rather than draw.Config.
+type settings struct {
+	addr, db, redis string
+	level           slog.Level
+}
+
 // parseFlags reads flags, each with an environment variable as its default.
-func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Level, err error) {
+func parseFlags(args []string) (cfg draw.Config, set settings, err error) {
 	fl := flag.NewFlagSet("draw-server", flag.ContinueOnError)
 	env := func(name, def string) string {
 		if v, ok := os.LookupEnv(name); ok {
@@ -128,8 +148,9 @@ func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Lev
 	}
 	addrFlag := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
 	dbFlag := fl.String("db", env("DB", "draw.db"), "SQLite file that keeps the boards (created if missing; a file: URI may add _pragma options), or :memory: to keep them in memory only (env DB)")
+	redisFlag := fl.String("redis", env("REDIS_URL", ""), "Redis URL, e.g. redis://127.0.0.1:6379/0: run as one node of a cluster that keeps the boards in Redis (-db is then unused); empty: one node (env REDIS_URL)")
 	levelName := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
-	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", "node_modules/socket.io-client/dist"), "directory of the socket.io-client bundle (env CLIENT_DIST)")
+	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", defaultClientDist()), "directory of the socket.io-client bundle (env CLIENT_DIST)")
 	pprofAddr := fl.String("pprof", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env PPROF_ADDR; off when empty)")
 	origins := fl.String("allowed-origins", env("ALLOWED_ORIGINS", ""), "comma-separated origins allowed besides the server's own; * for any (env ALLOWED_ORIGINS)")
 
@@ -190,11 +211,12 @@ func parseFlags(args []string) (cfg draw.Config, addr, db string, level slog.Lev
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSpace(o))
 		}
 	}
-	if err = level.UnmarshalText([]byte(*levelName)); err != nil {
+	if err = set.level.UnmarshalText([]byte(*levelName)); err != nil {
 		err = fmt.Errorf("-log-level: %v", err)
 		return
 	}
-	return cfg, *addrFlag, *dbFlag, level, nil
+	set.addr, set.db, set.redis = *addrFlag, *dbFlag, *redisFlag
+	return cfg, set, nil
 }
 
 // envFlag defines a flag whose default is def, or the environment variable
@@ -236,4 +258,68 @@ func (v *envValue[T]) Set(s string) error {
 func (v *envValue[T]) IsBoolFlag() bool {
 	_, ok := any(*new(T)).(bool)
 	return ok
+}
+
+// redisPrefix starts every key and channel the cluster uses in Redis.
+const redisPrefix = "draw:"
+
+// joinCluster keeps the boards in Redis and links this node to the others
+// through it. The returned func closes what it opened.
+func joinCluster(cfg *draw.Config, rawURL string, log *slog.Logger) (func(), error) {
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("-redis: %v", err)
+	}
+	// Two clients: the broker's calls are bounded hard (a publish never
+	// waits long, see draw/redis/workarounds.go); the store's may retry, as
+	// its appends are compare-and-set.
+	storeOpts := *opts
+	storeClient := goredis.NewClient(&storeOpts)
+	brokerClient := goredis.NewClient(redisstore.ClientOptions(opts))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	store, err := redisstore.OpenStore(ctx, storeClient, redisPrefix)
+	if err != nil {
+		storeClient.Close()
+		brokerClient.Close()
+		return nil, err
+	}
+	broker := redisstore.NewBroker(brokerClient, redisPrefix, log)
+	cfg.Store, cfg.Broker = store, broker
+	log.Info("cluster node: boards are kept in redis", "redis", redactURL(rawURL))
+	return func() {
+		broker.Close()
+		store.Close()
+		brokerClient.Close()
+		storeClient.Close()
+	}, nil
+}
+
+// redactURL hides a password in a URL for the logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// defaultClientDist finds the npm-installed client bundle: in the working
+// directory, else beside the executable, else in the source tree it was
+// built from, so a node started from an empty directory serves it too.
+func defaultClientDist() string {
+	const rel = "node_modules/socket.io-client/dist"
+	candidates := []string{rel}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), rel))
+	}
+	if _, src, _, ok := runtime.Caller(0); ok && filepath.IsAbs(src) {
+		candidates = append(candidates, filepath.Join(filepath.Dir(src), rel))
+	}
+	for _, dir := range candidates {
+		if _, err := os.Stat(filepath.Join(dir, "socket.io.js")); err == nil {
+			return dir
+		}
+	}
+	return rel
 }

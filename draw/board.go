@@ -55,6 +55,17 @@ func (b *board) broadcast(f *frame, from *client, volatile bool) int {
 	return n
 }
 
+// tellPresence hands f to every member but from that asked for presence.
+func (b *board) tellPresence(f *frame, from *client) int {
+	n := 0
+	for _, m := range b.snapshot() {
+		if m != from && !m.gone.Load() && m.wantsPresence.Load() && m.send(f, false) {
+			n++
+		}
+	}
+	return n
+}
+
 // broadcastSynced hands f to every member that synced with the board's log,
 // the sender included: for it the frame is the acknowledgement.
 func (b *board) broadcastSynced(f *frame) int {
@@ -86,6 +97,13 @@ func (bs *boards) all() []*board {
 		out = append(out, b)
 	}
 	return out
+}
+
+// get is the named board if it has members here.
+func (bs *boards) get(name string) *board {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	return bs.m[name]
 }
 
 func (bs *boards) count() int {
@@ -153,4 +171,9 @@ func (bs *boards) leave(b *board, c *client) (remaining int) {
 // tellBoard sends f to everyone else on c's board.
 func (c *client) tellBoard(f *frame, volatile bool) {
 	c.srv.metrics.deliveries.Add(float64(c.board.broadcast(f, c, volatile)))
+}
+
+// tellPresence sends f to the others on c's board that asked for presence.
+func (c *client) tellPresence(f *frame) {
+	c.srv.metrics.deliveries.Add(float64(c.board.tellPresence(f, c)))
 }

@@ -197,7 +197,11 @@ func (c *client) bind(id, boardName string) error {
 			}
 		}()
 	}
-	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
+	u := c.user()
+	c.tellPresence(newFrame(encodeEvent(EventJoined, u)))
+	if cl := c.srv.cluster; cl != nil {
+		cl.joined(boardName, u)
+	}
 	for _, data := range c.early {
 		c.event(data)
 	}
@@ -219,6 +223,9 @@ func (c *client) leave() {
 		return
 	}
 	remaining := c.srv.boards.leave(c.board, c)
+	if cl := c.srv.cluster; cl != nil {
+		cl.left(c.board.name, c.id)
+	}
 	// At shutdown everyone leaves at once and each departure is news to all
 	// who remain: N² notices, 50 million for 10,000 on one board. Nobody is
 	// sent more of them than its send queue holds; their own disconnect

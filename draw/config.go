@@ -55,6 +55,9 @@ type Config struct {
 
 	// Store keeps the boards' logs; nil keeps them in memory only.
 	Store Store
+	// Broker links this node to the others of a cluster; nil: one node.
+	// Every node of a cluster must share the same Store.
+	Broker Broker
 	// MaxBoardSegments caps the segments a board stores since its last clear.
 	MaxBoardSegments int
 	// BoardTTL deletes boards nobody has drawn on for this long; 0 keeps them.

@@ -3,6 +3,7 @@ package draw
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -44,6 +45,11 @@ type writeReq struct {
 	ops   []OpFields
 	done  chan struct{}
 	stop  bool // the last request the writer takes
+
+	// From other nodes (cluster.go): ops they stored, in wire form, or a
+	// hint that the store holds ops this node has not seen.
+	remote  []byte
+	catchUp bool
 }
 
 // boardLog is one loaded board's log. state is the writer's alone; head and
@@ -168,35 +174,43 @@ type pending struct {
 	clear  *clearMark // likewise, for a clear
 }
 
-// commit validates a batch, stores it in one commit and tells the boards.
+// commit stores a batch and tells the boards. What other nodes stored is
+// applied in its place in the queue, between commits of this node's own.
 func (h *history) commit(batch []*writeReq) {
-	now := time.Now().UnixMilli()
-	var (
-		ops      []Op
-		meta     []pending
-		rollback []func()
-	)
-	for _, r := range batch {
-		if r.log == nil {
-			continue
-		}
-		for i := range r.ops {
-			o := &r.ops[i]
-			fresh, clear, undo, reason := h.admit(r.log, o)
-			if reason != "" {
-				h.refused(r, reason)
-				continue
+	from := 0
+	for i, r := range batch {
+		if r.remote != nil || r.catchUp {
+			h.save(batch[from:i])
+			if r.catchUp {
+				h.catchUp(r.log)
+			} else {
+				h.follow(r.log, r.remote)
 			}
-			if undo == nil { // nothing to store: a duplicate, or undo of what is undone
-				continue
-			}
-			rollback = append(rollback, undo)
-			data, _ := json.Marshal(o)
-			ops = append(ops, Op{Board: r.log.name, Time: now, Data: data})
-			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh, clear: clear})
+			from = i + 1
 		}
 	}
-	if len(ops) > 0 {
+	h.save(batch[from:])
+	for _, r := range batch {
+		if r.done != nil {
+			close(r.done)
+		}
+	}
+}
+
+// maxConflicts is how often a commit is tried again after another node
+// appended to one of its boards first.
+const maxConflicts = 3
+
+// save validates requests, numbers what passes, stores it in one commit
+// and tells the boards. When another node appended to one of the boards
+// first, the writer reads what it missed and validates again.
+func (h *history) save(reqs []*writeReq) {
+	for attempt := 1; ; attempt++ {
+		ops, meta, rollback, refusals := h.prepare(reqs)
+		if len(ops) == 0 {
+			h.refuse(refusals)
+			return
+		}
 		start := time.Now()
 		err := h.store.Append(context.Background(), ops)
 		h.srv.metrics.commit.Observe(time.Since(start).Seconds())
@@ -204,17 +218,157 @@ func (h *history) commit(batch []*writeReq) {
 			for i := len(rollback) - 1; i >= 0; i-- {
 				rollback[i]()
 			}
+		}
+		if errors.Is(err, ErrConflict) && attempt < maxConflicts {
+			h.srv.metrics.storeFailures.WithLabelValues("conflict").Inc()
+			seen := map[*boardLog]bool{}
+			for _, m := range meta {
+				if !seen[m.log] {
+					seen[m.log] = true
+					h.catchUp(m.log)
+				}
+			}
+			continue
+		}
+		h.refuse(refusals)
+		if err != nil {
 			h.failed(err, ops, meta)
 		} else {
 			h.srv.metrics.stored.Add(float64(len(ops)))
 			h.resumed()
 			h.publish(ops, meta)
 		}
+		return
 	}
-	for _, r := range batch {
-		if r.done != nil {
-			close(r.done)
+}
+
+type refusal struct {
+	r      *writeReq
+	reason string
+}
+
+// prepare admits what it can of reqs into the boards' states and numbers it.
+func (h *history) prepare(reqs []*writeReq) (ops []Op, meta []pending, rollback []func(), refusals []refusal) {
+	now := time.Now().UnixMilli()
+	next := map[*boardLog]int64{}
+	for _, r := range reqs {
+		if r.log == nil {
+			continue
 		}
+		for i := range r.ops {
+			o := &r.ops[i]
+			fresh, clear, undo, reason := h.admit(r.log, o)
+			if reason != "" {
+				refusals = append(refusals, refusal{r, reason})
+				continue
+			}
+			if undo == nil { // nothing to store: a duplicate, or undo of what is undone
+				continue
+			}
+			rollback = append(rollback, undo)
+			if next[r.log] == 0 {
+				next[r.log] = r.log.head.Load() + 1
+			}
+			data, _ := json.Marshal(o)
+			ops = append(ops, Op{Board: r.log.name, Seq: next[r.log], Time: now, Data: data})
+			next[r.log]++
+			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh, clear: clear})
+		}
+	}
+	return ops, meta, rollback, refusals
+}
+
+func (h *history) refuse(refusals []refusal) {
+	for _, f := range refusals {
+		h.refused(f.r, f.reason)
+	}
+}
+
+// catchUp reads the ops of l that other nodes stored and this node has not
+// seen, applies them and tells the board.
+func (h *history) catchUp(l *boardLog) {
+	if !l.loaded.Load() {
+		return
+	}
+	var wire [][]byte
+	err := h.store.Read(context.Background(), l.name, l.head.Load(), func(op Op) error {
+		var o OpFields
+		if err := json.Unmarshal(op.Data, &o); err != nil {
+			return fmt.Errorf("op %d: %v", op.Seq, err)
+		}
+		h.apply(l, op.Seq, &o)
+		wire = append(wire, wireOp(nil, op.Seq, op.Time, op.Data))
+		return nil
+	})
+	if err != nil {
+		h.srv.log.Warn("cannot read what other nodes stored on a board; trying again at the next news from them", "board", l.name, "err", err)
+	}
+	h.told(l, wire)
+}
+
+// follow applies ops another node stored, as it told them. A gap (news
+// lost on the way) is filled from the store.
+func (h *history) follow(l *boardLog, remote []byte) {
+	if !l.loaded.Load() {
+		return
+	}
+	var raw []json.RawMessage
+	if json.Unmarshal(remote, &raw) != nil {
+		h.srv.metrics.clusterErrors.WithLabelValues("malformed").Inc()
+		return
+	}
+	var wire [][]byte
+	for _, w := range raw {
+		var o struct {
+			Seq int64 `json:"seq"`
+			OpFields
+		}
+		if json.Unmarshal(w, &o) != nil || o.Seq <= 0 {
+			h.srv.metrics.clusterErrors.WithLabelValues("malformed").Inc()
+			return
+		}
+		head := l.head.Load()
+		if o.Seq <= head {
+			continue // seen already
+		}
+		if o.Seq > head+1 {
+			h.told(l, wire)
+			h.catchUp(l)
+			return
+		}
+		h.apply(l, o.Seq, &o.OpFields)
+		wire = append(wire, w)
+	}
+	h.told(l, wire)
+}
+
+// apply adds one op stored elsewhere to l's state.
+func (h *history) apply(l *boardLog, seq int64, o *OpFields) {
+	l.state.apply(seq, o)
+	if o.Type == OpStroke {
+		delete(l.unsaved, pieceKey(o))
+	}
+	l.head.Store(seq)
+}
+
+// told tells l's synced members about ops applied from elsewhere.
+func (h *history) told(l *boardLog, wire [][]byte) {
+	if len(wire) == 0 {
+		return
+	}
+	l.segments.Store(int64(l.state.sinceClear()))
+	h.trim(l)
+	for len(wire) > 0 {
+		n := min(len(wire), 512)
+		buf := append(make([]byte, 0, 256), `2["ops",[`...)
+		for i, w := range wire[:n] {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, w...)
+		}
+		h.tell(l.board, newFrame(append(buf, "]]"...)))
+		wire = wire[n:]
 	}
 }
 
@@ -312,7 +466,11 @@ func (h *history) publish(ops []Op, meta []pending) {
 		h.trim(l)
 		l.head.Store(ops[j-1].Seq)
 		l.segments.Store(int64(l.state.sinceClear()))
-		h.tell(l.board, newFrame(append(buf, "]]"...)))
+		buf = append(buf, ']')
+		if c := h.srv.cluster; c != nil {
+			c.stored(l.name, buf[len(`2["ops",`):])
+		}
+		h.tell(l.board, newFrame(append(buf, ']')))
 		i = j
 	}
 }

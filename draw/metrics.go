@@ -34,9 +34,16 @@ type metrics struct {
 	stored        prometheus.Counter
 	storeFailures *prometheus.CounterVec
 	commit        prometheus.Histogram
+
+	clusterPublish    prometheus.Histogram
+	clusterPublished  prometheus.Counter
+	clusterDropped    prometheus.Counter
+	clusterErrors     *prometheus.CounterVec
+	clusterDeliveries prometheus.Counter
+	clusterGaps       prometheus.Counter
 }
 
-func newMetrics(boards func() int, writeQueue func() int) *metrics {
+func newMetrics(boards, writeQueue, clusterQueue func() int) *metrics {
 	m := &metrics{registry: prometheus.NewRegistry()}
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "draw_events_received_total", Help: "Socket.IO events received from clients, by event name (other = unknown).",
@@ -59,12 +66,32 @@ func newMetrics(boards func() int, writeQueue func() int) *metrics {
 		Name: "draw_store_ops_total", Help: "Ops (stroke pieces, undo, redo, clear) committed to the store.",
 	})
 	m.storeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "draw_store_failures_total", Help: "Failed writes, by what failed: append (a commit; its ops were not saved) or queue_full (the writer was behind).",
+		Name: "draw_store_failures_total", Help: "Failed writes, by what failed: append (a commit; its ops were not saved), queue_full (the writer was behind) or conflict (another node appended first; validated again).",
 	}, []string{"what"})
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "draw_store_commit_seconds",
 		Help:    "Time one group commit of the boards' ops took.",
 		Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1},
+	})
+	m.clusterPublish = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "draw_cluster_publish_seconds",
+		Help:    "Time one publish of a batch to the other nodes took (Redis round trip).",
+		Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.25, 1},
+	})
+	m.clusterPublished = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_cluster_batches_published_total", Help: "Batches of records published to the other nodes.",
+	})
+	m.clusterDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_cluster_dropped_total", Help: "Records for the other nodes dropped because the publish queue was full.",
+	})
+	m.clusterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "draw_cluster_errors_total", Help: "Cluster errors by what failed: publish (a batch lost), beat, subscribe (the broker's connection), malformed (a batch not understood).",
+	}, []string{"what"})
+	m.clusterDeliveries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_cluster_deliveries_total", Help: "Frames from other nodes handed to this node's receivers.",
+	})
+	m.clusterGaps = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "draw_cluster_gaps_total", Help: "Times a gap in another node's batches was seen (lost news): members and logs were read again.",
 	})
 	conns := func(transport string, n *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -72,6 +99,9 @@ func newMetrics(boards func() int, writeQueue func() int) *metrics {
 		}, func() float64 { return float64(n.Load()) })
 	}
 	m.registry.MustRegister(m.events, m.deliveries, m.dropped, m.refused, m.relay, m.stored, m.storeFailures, m.commit,
+		m.clusterPublish, m.clusterPublished, m.clusterDropped, m.clusterErrors, m.clusterDeliveries, m.clusterGaps,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_cluster_queue", Help: "Records waiting to be published to the other nodes."},
+			func() float64 { return float64(clusterQueue()) }),
 		conns("websocket", &m.wsConns), conns("polling", &m.pollConns),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_boards", Help: "Boards with at least one member."},
 			func() float64 { return float64(boards()) }),

@@ -130,6 +130,9 @@ func (c *client) move(args []json.RawMessage, received time.Time) {
 	}
 	c.tellBoard(newFrame(pkt), true)
 	c.srv.metrics.relay.Observe(time.Since(received).Seconds())
+	if cl := c.srv.cluster; cl != nil {
+		cl.move(c.board.name, pkt)
+	}
 	if !c.synced.Load() && !c.srv.cfg.DontRecordClassic { // pages that sync send their strokes as draw
 		c.record(mv)
 	}
@@ -180,7 +183,11 @@ func (c *client) hello(args []json.RawMessage) {
 	if c.wantsPresence.CompareAndSwap(false, true) {
 		c.sendPresence()
 	}
-	c.tellPresence(newFrame(encodeEvent(EventJoined, c.user())))
+	u := c.user()
+	c.tellPresence(newFrame(encodeEvent(EventJoined, u)))
+	if cl := c.srv.cluster; cl != nil {
+		cl.joined(c.board.name, u)
+	}
 }
 
 func (c *client) user() user {
@@ -193,7 +200,7 @@ func (c *client) user() user {
 // says how many there are.
 const maxPresenceList = 200
 
-// sendPresence tells c who else is on its board.
+// sendPresence tells c who else is on its board, on every node.
 func (c *client) sendPresence() {
 	users, count := []user{}, 0
 	for _, m := range c.board.snapshot() {
@@ -204,16 +211,12 @@ func (c *client) sendPresence() {
 			users = append(users, m.user())
 		}
 	}
-	c.emit(EventPresence, map[string]any{"users": users, "count": count})
-}
-
-// tellPresence sends f to the others on c's board that asked for presence.
-func (c *client) tellPresence(f *frame) {
-	n := 0
-	for _, m := range c.board.snapshot() {
-		if m != c && !m.gone.Load() && m.wantsPresence.Load() && m.send(f, false) {
-			n++
+	if cl := c.srv.cluster; cl != nil {
+		for _, u := range cl.users(c.board.name) {
+			if count++; len(users) < maxPresenceList {
+				users = append(users, u)
+			}
 		}
 	}
-	c.srv.metrics.deliveries.Add(float64(n))
+	c.emit(EventPresence, map[string]any{"users": users, "count": count})
 }

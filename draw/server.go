@@ -3,11 +3,13 @@ package draw
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zishang520/engine.io/v2/engine"
 	"github.com/zishang520/engine.io/v2/transports"
 	"github.com/zishang520/engine.io/v2/types"
@@ -26,6 +28,7 @@ type Server struct {
 	limits  *connLimits
 	metrics *metrics
 	history *history
+	cluster *cluster // nil on a single node
 	gather  *gatherer
 	ready   atomic.Bool   // false once Shutdown begins
 	quit    chan struct{} // closed by Shutdown
@@ -41,7 +44,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("draw: Config.Public (the page's files) is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), boards: newBoards(cfg.MaxBoards), limits: newConnLimits(cfg)}
-	s.metrics = newMetrics(s.boards.count, func() int { return len(s.history.in) })
+	if cfg.Broker != nil {
+		s.cluster = newCluster(s, cfg.Broker)
+	}
+	s.metrics = newMetrics(s.boards.count, func() int { return len(s.history.in) }, func() int {
+		if s.cluster == nil {
+			return 0
+		}
+		return len(s.cluster.out)
+	})
 	s.history = newHistory(s, cfg.Store)
 
 	registerTransport.Do(func() { transports.Transports()[transports.WEBSOCKET] = wsBuilder{} })
@@ -60,6 +71,14 @@ func New(cfg Config) (*Server, error) {
 		}
 		opts.SetCors(&types.Cors{Origin: origins, Credentials: true})
 	}
+	if s.cluster != nil {
+		opts.SetAdapter(s.cluster.broker.Adapter())
+		if b, ok := cfg.Broker.(interface{ SubscribeErrors() uint64 }); ok {
+			s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "draw_cluster_subscribe_errors_total", Help: "Errors the broker's subscribers reported (Redis unreachable).",
+			}, func() float64 { return float64(b.SubscribeErrors()) }))
+		}
+	}
 	s.io = socket.NewServer(nil, opts)
 	s.engine = engine.NewServer(opts)
 	s.io.Bind(&tapEngine{Server: s.engine, srv: s})
@@ -68,6 +87,11 @@ func New(cfg Config) (*Server, error) {
 
 	s.routes()
 	s.quit = make(chan struct{})
+	if s.cluster != nil {
+		if err := s.cluster.start(s.io.Sockets(), s.quit); err != nil {
+			return nil, fmt.Errorf("draw: joining the cluster: %w", err)
+		}
+	}
 	s.gather = newGatherer(cfg.FlushInterval, cfg.FixedFlush)
 	go s.gather.run(s.quit)
 	if cfg.BoardTTL > 0 {

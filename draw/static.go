@@ -37,6 +37,12 @@ func (s *Server) routes() {
 			fmt.Fprintln(w, "degraded:", reason)
 			return
 		}
+		if s.cluster != nil {
+			if reason := s.cluster.health(); reason != "" {
+				fmt.Fprintln(w, "degraded:", reason)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.Handle("GET /metrics", s.metrics.handler())

@@ -24,12 +24,13 @@ type BoardInfo struct {
 }
 
 // Store keeps every board's log. One writer calls Append; reads may run
-// beside it. Implementations: MemoryStore here, draw/sqlite, and later Redis.
+// beside it. Implementations: MemoryStore here, draw/sqlite and draw/redis.
 type Store interface {
-	// Append stores ops in one commit, all or none, and sets each op's Seq
-	// to its board's next sequence number (1, 2, 3, … with no gaps). On an
-	// error nothing is stored and no Seq is set, so the same ops may be
-	// appended again.
+	// Append stores ops in one commit, all or none. The caller numbers
+	// them: each board's ops continue its log in order with no gap (head+1,
+	// head+2, …). When a board's head is not where its ops continue (another
+	// node appended first), nothing is stored and the error wraps
+	// ErrConflict: read what is new and try again.
 	Append(ctx context.Context, ops []Op) error
 	// Read calls fn with the board's ops whose Seq > since, oldest first.
 	// An error from fn stops the read and is returned.
@@ -64,6 +65,9 @@ func StripPoints(data []byte) []byte {
 	out, _ := json.Marshal(o)
 	return out
 }
+
+// ErrConflict says that Append's ops do not continue a board's log.
+var ErrConflict = errors.New("the board's log moved on: read what is new and try again")
 
 // ErrStopRead is returned by a Read callback to stop early without error.
 var ErrStopRead = errors.New("stop reading")

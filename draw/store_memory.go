@@ -3,6 +3,7 @@ package draw
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -25,22 +26,56 @@ type memLog struct {
 
 func NewMemoryStore() *MemoryStore { return &MemoryStore{boards: make(map[string]*memLog)} }
 
+// Append checks that every board's ops continue its log (see Store.Append)
+// before storing any of them.
 func (m *MemoryStore) Append(ctx context.Context, ops []Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	heads := make(map[string]int64) // each board's head as the batch goes on
+	for _, op := range ops {
+		h, ok := heads[op.Board]
+		if !ok {
+			if l := m.boards[op.Board]; l != nil {
+				h = l.head
+			}
+		}
+		if err := checkSeq(op, h, ok); err != nil {
+			return fmt.Errorf("memory store: store %d ops: %w", len(ops), err)
+		}
+		heads[op.Board] = op.Seq
+	}
 	now := time.Now()
-	for i := range ops {
-		l := m.boards[ops[i].Board]
+	for _, op := range ops {
+		l := m.boards[op.Board]
 		if l == nil {
 			l = &memLog{}
-			m.boards[ops[i].Board] = l
+			m.boards[op.Board] = l
 		}
-		l.head++
-		ops[i].Seq = l.head
-		l.ops = append(l.ops, Op{Board: ops[i].Board, Seq: l.head, Time: ops[i].Time, Data: slices.Clone(ops[i].Data)})
+		l.head = op.Seq
+		l.ops = append(l.ops, Op{Board: op.Board, Seq: op.Seq, Time: op.Time, Data: slices.Clone(op.Data)})
 		l.updated = now
 	}
 	return nil
+}
+
+// checkSeq checks that op continues its board's log at head: inBatch says
+// that head is an earlier op of the same batch rather than what is stored.
+// Only a first op that does not follow the stored head is an ErrConflict;
+// ops numbered out of order within a batch are the caller's mistake.
+func checkSeq(op Op, head int64, inBatch bool) error {
+	switch {
+	case op.Seq <= 0:
+		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
+	case op.Seq == head+1:
+		return nil
+	case inBatch:
+		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
+	default:
+		return fmt.Errorf("board %q: ops from %d do not continue its head %d: %w", op.Board, op.Seq, head, ErrConflict)
+	}
 }
 
 // readChunk is how many ops Read copies under the lock at a time, so a

@@ -10,3 +10,11 @@ import (
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) draw.Store { return draw.NewMemoryStore() })
 }
+
+// TestMemoryStoreShared: two writers on one MemoryStore, as if on two nodes.
+func TestMemoryStoreShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (draw.Store, draw.Store) {
+		s := draw.NewMemoryStore()
+		return s, s
+	})
+}

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Chromium for the
-# browser tests, then the npm packages from the lockfile.
+# browser tests, redis-server and HAProxy for the cluster tests, then the npm
+# packages from the lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

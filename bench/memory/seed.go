@@ -162,8 +162,8 @@ func seedMain(args []string) error {
 			return err
 		}
 		opTime += int64(perOp * (0.5 + r.Float64()))
-		batch = append(batch, draw.Op{Board: *board, Time: opTime, Data: data})
-		res.Ops++
+		res.Ops++ // the board is new: its seqs are 1, 2, 3, …
+		batch = append(batch, draw.Op{Board: *board, Seq: int64(res.Ops), Time: opTime, Data: data})
 		res.DataBytes += int64(len(data))
 		// {"seq":N,"time":T, + data without its "{" + "\n"
 		res.NDJSONBytes += int64(len(`{"seq":,"time":,`)+len(fmt.Sprint(res.Ops))+len(fmt.Sprint(opTime))) + int64(len(data)-1) + 1

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,16 +116,34 @@ func quantile(sorted []time.Duration, q float64) float64 {
 	return ms(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))])
 }
 
-// commitOps encodes and stores one batch the way draw's writer does.
-func commitOps(st draw.Store, board []string, fields []draw.OpFields, now int64) (time.Duration, error) {
+// commitOps encodes and stores one batch the way draw's writer does,
+// numbering each board's ops on from heads (filled from st.Info the first
+// time a board comes up) and moving heads on once they are stored.
+func commitOps(st draw.Store, heads map[string]int64, board []string, fields []draw.OpFields, now int64) (time.Duration, error) {
 	ops := make([]draw.Op, len(fields))
+	next := make(map[string]int64, len(heads))
 	for i := range fields {
+		h, ok := next[board[i]]
+		if !ok {
+			if h, ok = heads[board[i]]; !ok {
+				info, _, err := st.Info(context.Background(), board[i])
+				if err != nil {
+					return 0, err
+				}
+				h = info.Head
+			}
+		}
+		next[board[i]] = h + 1
 		data, _ := json.Marshal(fields[i])
-		ops[i] = draw.Op{Board: board[i], Time: now, Data: data}
+		ops[i] = draw.Op{Board: board[i], Seq: h + 1, Time: now, Data: data}
 	}
 	start := time.Now()
 	err := st.Append(context.Background(), ops)
-	return time.Since(start), err
+	d := time.Since(start)
+	if err == nil {
+		maps.Copy(heads, next)
+	}
+	return d, err
 }
 
 func runBatch(st draw.Store, name string, g *classicGen, batch int, budget time.Duration) (writerPoint, error) {
@@ -132,13 +151,14 @@ func runBatch(st draw.Store, name string, g *classicGen, batch int, budget time.
 	var lat []time.Duration
 	boards := make([]string, batch)
 	fields := make([]draw.OpFields, batch)
+	heads := make(map[string]int64)
 	cpu0, other0 := cpuNow(), machineCPU()
 	start := time.Now()
 	for time.Since(start) < budget && p.Ops < 2_000_000 { // the memory store keeps everything
 		for i := range fields {
 			boards[i], fields[i] = g.next()
 		}
-		d, err := commitOps(st, boards, fields, time.Now().UnixMilli())
+		d, err := commitOps(st, heads, boards, fields, time.Now().UnixMilli())
 		if err != nil {
 			return p, err
 		}
@@ -219,6 +239,7 @@ func runPaced(st draw.Store, name string, g *classicGen, rate float64, budget ti
 	var lat []time.Duration
 	boards := make([]string, 0, writerMaxBatch)
 	fields := make([]draw.OpFields, 0, writerMaxBatch)
+	heads := make(map[string]int64)
 	cpu0, other0 := cpuNow(), machineCPU()
 	start := time.Now()
 	deadline := time.After(budget)
@@ -241,7 +262,7 @@ loop:
 			boards, fields = append(boards, o.board), append(fields, o.op)
 		}
 		var d time.Duration
-		if d, err = commitOps(st, boards, fields, time.Now().UnixMilli()); err != nil {
+		if d, err = commitOps(st, heads, boards, fields, time.Now().UnixMilli()); err != nil {
 			break
 		}
 		lat = append(lat, d)

@@ -13,7 +13,7 @@
 // appends reuse; the file only shrinks after VACUUM.
 //
 // One process writes a file at a time: heads are cached in memory after their
-// first read.
+// first read, and Append checks the caller's numbering against them.
 package sqlite
 
 import (
@@ -298,48 +298,73 @@ func (s *Store) prepare() (err error) {
 	return nil
 }
 
-// Append stores ops in one transaction. On error nothing is stored, no Seq
-// is set and the next Append may simply try again.
+// Append stores ops in one transaction, checking first that each board's
+// ops continue its committed head (see draw.Store). On error nothing is
+// stored.
 func (s *Store) Append(ctx context.Context, ops []draw.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	heads, seqs, err := s.append(ctx, ops)
+	heads, err := s.append(ctx, ops)
 	if err != nil {
 		return fmt.Errorf("sqlite: store %d ops in %s: %w", len(ops), s.name, err)
 	}
-	// Only a committed batch moves the cached heads and the callers' ops.
+	// Only a committed batch moves the cached heads.
 	for b, h := range heads {
 		s.heads[b] = h
-	}
-	for i := range ops {
-		ops[i].Seq = seqs[i]
 	}
 	return nil
 }
 
-func (s *Store) append(ctx context.Context, ops []draw.Op) (map[string]int64, []int64, error) {
+// headOf returns the board's committed head: cached, or read once from the
+// boards table (this process is the file's only writer).
+func (s *Store) headOf(ctx context.Context, tx *sql.Tx, board string) (int64, error) {
+	if h, ok := s.heads[board]; ok {
+		return h, nil
+	}
+	var h int64
+	err := tx.StmtContext(ctx, s.head).QueryRowContext(ctx, board).Scan(&h)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	return h, nil
+}
+
+// checkSeq checks that op continues its board's log at head: inBatch says
+// that head is an earlier op of the same batch rather than what is stored.
+func checkSeq(op draw.Op, head int64, inBatch bool) error {
+	switch {
+	case op.Seq <= 0:
+		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
+	case op.Seq == head+1:
+		return nil
+	case inBatch:
+		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
+	default:
+		return fmt.Errorf("board %q: ops from %d do not continue its head %d: %w", op.Board, op.Seq, head, draw.ErrConflict)
+	}
+}
+
+func (s *Store) append(ctx context.Context, ops []draw.Op) (map[string]int64, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer tx.Rollback() // after a failed statement; a no-op after Commit
 	heads := make(map[string]int64)
-	seqs := make([]int64, len(ops))
-	for i, op := range ops {
-		h, ok := heads[op.Board]
-		if !ok {
-			if h, ok = s.heads[op.Board]; !ok {
-				err := tx.StmtContext(ctx, s.head).QueryRowContext(ctx, op.Board).Scan(&h)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return nil, nil, err
-				}
+	for _, op := range ops {
+		h, inBatch := heads[op.Board]
+		if !inBatch {
+			if h, err = s.headOf(ctx, tx, op.Board); err != nil {
+				return nil, err
 			}
 		}
-		heads[op.Board] = h + 1
-		seqs[i] = h + 1
+		if err := checkSeq(op, h, inBatch); err != nil {
+			return nil, err
+		}
+		heads[op.Board] = op.Seq
 	}
 	insertN, insert1 := tx.StmtContext(ctx, s.insertN), tx.StmtContext(ctx, s.insert1)
 	args := make([]any, 0, 4*insertRows)
@@ -354,24 +379,24 @@ func (s *Store) append(ctx context.Context, ops []draw.Op) (map[string]int64, []
 			if data == nil {
 				data = []byte{} // the driver would store nil as NULL
 			}
-			args = append(args, op.Board, seqs[i], op.Time, data)
+			args = append(args, op.Board, op.Seq, op.Time, data)
 			i++
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	now := time.Now().UnixMilli()
 	upsert := tx.StmtContext(ctx, s.upsert)
 	for b, h := range heads {
 		if _, err := upsert.ExecContext(ctx, b, h, now); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return heads, seqs, nil
+	return heads, nil
 }
 
 func (s *Store) Read(ctx context.Context, board string, since int64, fn func(draw.Op) error) error {

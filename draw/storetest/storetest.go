@@ -1,13 +1,15 @@
 // Package storetest is the conformance suite every draw.Store runs, so that
-// the memory, SQLite and later stores behave the same.
+// the memory, SQLite and Redis stores behave the same.
 package storetest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sync"
@@ -25,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) draw.Store) {
 		fn   func(t *testing.T, s draw.Store)
 	}{
 		{"Numbering", testNumbering},
+		{"Conflict", testConflict},
 		{"ReadSince", testReadSince},
 		{"DataCopied", testDataCopied},
 		{"EmptyData", testEmptyData},
@@ -47,12 +50,39 @@ func op(board string, n int) draw.Op {
 	return draw.Op{Board: board, Time: 1_700_000_000_000 + int64(n), Data: fmt.Appendf(nil, `{"type":"stroke","stroke":"s%d","i":0}`, n)}
 }
 
+// number sets the ops' seqs the way a writer does: each board's ops go on
+// from the head Info reports, in order.
+func number(t *testing.T, s draw.Store, ops []draw.Op) {
+	t.Helper()
+	heads := make(map[string]int64)
+	for i := range ops {
+		h, ok := heads[ops[i].Board]
+		if !ok {
+			b, _, err := s.Info(ctx, ops[i].Board)
+			if err != nil {
+				t.Fatalf("Info(%q): %v", ops[i].Board, err)
+			}
+			h = b.Head
+		}
+		ops[i].Seq = h + 1
+		heads[ops[i].Board] = h + 1
+	}
+}
+
+// appendOps numbers the ops and appends them.
 func appendOps(t *testing.T, s draw.Store, ops ...draw.Op) []draw.Op {
 	t.Helper()
+	number(t, s, ops)
 	if err := s.Append(ctx, ops); err != nil {
 		t.Fatalf("Append(%d ops): %v", len(ops), err)
 	}
 	return ops
+}
+
+// at returns o numbered seq.
+func at(o draw.Op, seq int64) draw.Op {
+	o.Seq = seq
+	return o
 }
 
 func readAll(t *testing.T, s draw.Store, board string, since int64) []draw.Op {
@@ -119,6 +149,70 @@ func testNumbering(t *testing.T, s draw.Store) {
 		t.Fatalf("Append(nil): %v", err)
 	}
 	wantSeqs(t, "after an empty Append", seqs(appendOps(t, s, op("a", 9))), []int64{5})
+	for board, want := range map[string]int64{"a": 5, "b": 3, "": 1} {
+		if b, ok, err := s.Info(ctx, board); !ok || err != nil || b.Head != want {
+			t.Errorf("Info(%q) = %+v, %v, %v; want head %d", board, b, ok, err, want)
+		}
+	}
+}
+
+// testConflict appends batches that do not continue a board's log: stale or
+// leaving a gap (ErrConflict), or numbered wrongly within the batch (an
+// error). None stores anything, not even the other boards' ops in the batch.
+func testConflict(t *testing.T, s draw.Store) {
+	stored := appendOps(t, s, op("a", 1), op("a", 2), op("a", 3))
+	unchanged := func(what string) {
+		t.Helper()
+		sameOps(t, what+": board a", readAll(t, s, "a", 0), stored)
+		if got := readAll(t, s, "b", 0); len(got) != 0 {
+			t.Fatalf("%s: board b has seqs %v, want none", what, seqs(got))
+		}
+		if b, ok, err := s.Info(ctx, "a"); !ok || err != nil || b.Head != 3 {
+			t.Fatalf("%s: Info(a) = %+v, %v, %v; want head 3", what, b, ok, err)
+		}
+		if _, ok, err := s.Info(ctx, "b"); ok || err != nil {
+			t.Fatalf("%s: Info(b) = ok %v, %v; want b not stored", what, ok, err)
+		}
+		if boards, err := s.Boards(ctx, "", 0); err != nil || len(boards) != 1 {
+			t.Fatalf("%s: Boards = %+v, %v; want only a", what, boards, err)
+		}
+	}
+	for _, tc := range []struct {
+		what     string
+		conflict bool
+		batch    []draw.Op
+	}{
+		{"stale seq", true, []draw.Op{at(op("b", 10), 1), at(op("a", 11), 3), at(op("b", 12), 2)}},
+		{"stale seq 1", true, []draw.Op{at(op("b", 10), 1), at(op("a", 11), 1)}},
+		{"gap", true, []draw.Op{at(op("b", 10), 1), at(op("a", 11), 5)}},
+		{"gap at the end of a batch", true, []draw.Op{at(op("b", 10), 1), at(op("b", 11), 2), at(op("a", 12), 6)}},
+		{"new board not at 1", true, []draw.Op{at(op("a", 10), 4), at(op("b", 11), 2)}},
+		{"gap within the batch", false, []draw.Op{at(op("b", 10), 1), at(op("a", 11), 4), at(op("a", 12), 6)}},
+		{"seq twice within the batch", false, []draw.Op{at(op("a", 10), 4), at(op("b", 11), 1), at(op("a", 12), 4)}},
+		{"out of order within the batch", false, []draw.Op{at(op("a", 10), 4), at(op("a", 11), 6), at(op("a", 12), 5)}},
+		{"seq 0", false, []draw.Op{at(op("b", 10), 1), at(op("a", 11), 0)}},
+		{"negative seq", false, []draw.Op{at(op("a", 10), 4), at(op("b", 11), -1)}},
+		{"unnumbered", false, []draw.Op{op("b", 10), op("a", 11)}},
+	} {
+		err := s.Append(ctx, tc.batch)
+		switch {
+		case err == nil:
+			t.Fatalf("%s: Append succeeded", tc.what)
+		case tc.conflict && !errors.Is(err, draw.ErrConflict):
+			t.Fatalf("%s: Append: %v; want an error wrapping draw.ErrConflict", tc.what, err)
+		}
+		unchanged(tc.what)
+	}
+	// The writer reads what is new and numbers again; boards may interleave.
+	more := []draw.Op{at(op("b", 20), 1), at(op("a", 21), 4), at(op("b", 22), 2), at(op("a", 23), 5)}
+	if err := s.Append(ctx, more); err != nil {
+		t.Fatalf("Append continuing the heads: %v", err)
+	}
+	sameOps(t, "board a after the right seqs", readAll(t, s, "a", 0), append(stored, more[1], more[3]))
+	sameOps(t, "board b after the right seqs", readAll(t, s, "b", 0), []draw.Op{more[0], more[2]})
+	if err := s.Append(ctx, []draw.Op{at(op("a", 30), 5)}); !errors.Is(err, draw.ErrConflict) {
+		t.Fatalf("appending seq 5 twice: %v, want ErrConflict", err)
+	}
 }
 
 func testReadSince(t *testing.T, s draw.Store) {
@@ -385,7 +479,7 @@ func testConcurrentReads(t *testing.T, s draw.Store) {
 	for i := range batches {
 		var batch []draw.Op
 		for j := range perBatch {
-			batch = append(batch, op("c", i*perBatch+j))
+			batch = append(batch, at(op("c", i*perBatch+j), int64(i*perBatch+j+1)))
 		}
 		if err := s.Append(ctx, batch); err != nil {
 			t.Errorf("Append: %v", err)
@@ -418,4 +512,180 @@ func testLargeBatch(t *testing.T, s draw.Store) {
 	wantSeqs(t, "the batch", seqs(ops), span(1, n))
 	sameOps(t, "read back", readAll(t, s, "big", 0), ops)
 	sameOps(t, "since 9990", readAll(t, s, "big", n-10), ops[n-10:])
+}
+
+// RunShared runs the tests for stores that several server nodes share: open
+// returns two stores on the same, empty backend (two connections to one Redis
+// database, say), as two nodes have, and closes them when the test ends.
+func RunShared(t *testing.T, open func(t *testing.T) (a, b draw.Store)) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, a, b draw.Store)
+	}{
+		{"RacingAppends", testRacingAppends},
+		{"RacingTrims", testRacingTrims},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := open(t)
+			tc.fn(t, a, b)
+		})
+	}
+}
+
+// racePiece is piece k of writer w, with points.
+func racePiece(board string, w, k int) draw.Op {
+	return draw.Op{Board: board, Time: int64(k), Data: fmt.Appendf(nil,
+		`{"type":"stroke","stroke":"w%d-%d","i":0,"author":"w%d","color":"#000000","width":2,"points":[%d,1,2,3]}`, w, k, w, k)}
+}
+
+// raceWriter stores n pieces on the shared board "x" through s, a random
+// 1 to 8 a batch, each batch with one op on its own board "own<w>" too. On
+// ErrConflict it asks for the heads again and numbers the same batch anew,
+// as a node's writer does. It returns the batches it stored (own board
+// included) and how many conflicts it met.
+func raceWriter(s draw.Store, w, n int, seed uint64) (batches [][]draw.Op, conflicts int, err error) {
+	r := rand.New(rand.NewPCG(seed, uint64(w)))
+	own := fmt.Sprintf("own%d", w)
+	for k := 0; k < n; {
+		size := min(n-k, 1+r.IntN(8))
+		var batch []draw.Op
+		for j := range size {
+			batch = append(batch, racePiece("x", w, k+j))
+		}
+		batch = slices.Insert(batch, r.IntN(len(batch)+1), racePiece(own, w, len(batches)))
+		for {
+			heads := make(map[string]int64)
+			for _, b := range []string{"x", own} {
+				info, _, err := s.Info(ctx, b)
+				if err != nil {
+					return nil, 0, err
+				}
+				heads[b] = info.Head
+			}
+			for i := range batch {
+				heads[batch[i].Board]++
+				batch[i].Seq = heads[batch[i].Board]
+			}
+			err := s.Append(ctx, batch)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, draw.ErrConflict) {
+				return nil, 0, err
+			}
+			conflicts++
+		}
+		batches = append(batches, batch)
+		k += size
+	}
+	return batches, conflicts, nil
+}
+
+// testRacingAppends has two writers append to one board through two stores
+// at once: the log ends gapless, with each op exactly once, and each writer's
+// own board holds exactly the batches it was told were stored.
+func testRacingAppends(t *testing.T, a, b draw.Store) {
+	const n = 300
+	var wg sync.WaitGroup
+	var batches [2][][]draw.Op
+	var conflicts [2]int
+	var errs [2]error
+	seed := uint64(time.Now().UnixNano())
+	for w, s := range []draw.Store{a, b} {
+		wg.Go(func() { batches[w], conflicts[w], errs[w] = raceWriter(s, w, n, seed) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("conflicts: %d and %d", conflicts[0], conflicts[1])
+	checkRace(t, a, b, batches, 0)
+}
+
+// checkRace checks the logs after raceWriter, through both stores: the ops
+// of board x whose seq is below trimmed have no points.
+func checkRace(t *testing.T, a, b draw.Store, batches [2][][]draw.Op, trimmed int64) {
+	t.Helper()
+	var want []draw.Op // board x's ops by seq, from the batches stored
+	for w := range batches {
+		var mine []draw.Op
+		for _, batch := range batches[w] {
+			for _, o := range batch {
+				if o.Board == "x" {
+					want = append(want, o)
+				} else {
+					mine = append(mine, o)
+				}
+			}
+		}
+		for _, s := range []draw.Store{a, b} {
+			sameOps(t, fmt.Sprintf("writer %d's own board", w), readAll(t, s, fmt.Sprintf("own%d", w), 0), mine)
+		}
+	}
+	slices.SortFunc(want, func(p, q draw.Op) int { return cmp.Compare(p.Seq, q.Seq) })
+	for _, s := range []draw.Store{a, b} {
+		got := readAll(t, s, "x", 0)
+		wantSeqs(t, "the shared board", seqs(got), span(1, int64(len(want))))
+		for i, o := range got {
+			w := want[i]
+			if o.Seq < trimmed {
+				w.Data = draw.StripPoints(w.Data)
+			}
+			if o.Board != "x" || o.Time != w.Time || !jsonEqual(o.Data, w.Data) {
+				t.Fatalf("the shared board: op %d is {%q %d %s}, want {%q %d %s}", o.Seq, o.Board, o.Time, o.Data, w.Board, w.Time, w.Data)
+			}
+		}
+	}
+}
+
+// testRacingTrims appends through one store while both trim the same board,
+// then both trim to the same point at once: every op stays, once, and only
+// the ops before the last trim lost their points.
+func testRacingTrims(t *testing.T, a, b draw.Store) {
+	const n = 400
+	var wg sync.WaitGroup
+	var batches [2][][]draw.Op
+	var errs [4]error
+	done := make(chan struct{})
+	seed := uint64(time.Now().UnixNano())
+	for w, s := range []draw.Store{a, b} {
+		wg.Go(func() { batches[w], _, errs[w] = raceWriter(s, w, n, seed) })
+	}
+	var trims sync.WaitGroup
+	for i, s := range []draw.Store{a, b} {
+		trims.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				info, _, err := s.Info(ctx, "x")
+				if err == nil {
+					err = s.Trim(ctx, "x", info.Head/2)
+				}
+				if err != nil {
+					errs[2+i] = err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	trims.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	before := int64(n) // 2n ops: the first half loses its points
+	for _, s := range []draw.Store{a, b} {
+		trims.Go(func() {
+			if err := s.Trim(ctx, "x", before); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	trims.Wait()
+	checkRace(t, a, b, batches, before)
 }
