@@ -7,11 +7,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +227,155 @@ func TestClusterHAProxy(t *testing.T) {
 		cluRelay(t, []string{sticky}, [][]string{{"polling"}, {"polling", "websocket"}}, 6, 4, 30, true)
 		spread(t, before)
 	})
+}
+
+// cluOps lists every ops entry a peer received, in arrival order.
+func cluOps(p *durPeer) []durOp {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []durOp
+	for _, m := range p.events {
+		if m.Event == "ops" {
+			var ops []durOp
+			json.Unmarshal(m.Data, &ops)
+			out = append(out, ops...)
+		}
+	}
+	return out
+}
+
+// TestClusterBoard: the board's log across two nodes. Pages on different
+// nodes draw on one board at the same time; every node numbers the ops the
+// same way (one gapless log, each piece once), every page gets every op
+// live, an author's undo works from the other node, a clear from one node
+// reaches the other, and both nodes serve the same history.
+func TestClusterBoard(t *testing.T) {
+	_, nodes, _ := cluCluster(t, 2)
+	const board = "shared"
+	a := durJoin(t, "a", nodes[0].addr, board, "secret-of-author-a-0001")
+	b := durJoin(t, "b", nodes[1].addr, board, "secret-of-author-b-0001")
+	watcher := durJoin(t, "watcher", nodes[1].addr, board, "secret-of-a-watcher-001")
+
+	// Both draw at once, in several events each: their commits race for the
+	// same seqs in Redis, and the loser reads and numbers again.
+	penA := &durPen{rng: rand.New(rand.NewPCG(1, 2)), prefix: "a"}
+	penB := &durPen{rng: rand.New(rand.NewPCG(3, 4)), prefix: "b"}
+	var piecesA, piecesB []*durPiece
+	var wg sync.WaitGroup
+	for _, side := range []struct {
+		p      *durPeer
+		pen    *durPen
+		pieces *[]*durPiece
+	}{{a, penA, &piecesA}, {b, penB, &piecesB}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				batch := []*durPiece{side.pen.next(), side.pen.next(), side.pen.next()}
+				*side.pieces = append(*side.pieces, batch...)
+				side.p.emit(t, "draw", batch)
+			}
+		}()
+	}
+	wg.Wait()
+	all := append(slices.Clone(piecesA), piecesB...)
+	everyone := []*durPeer{a, b, watcher}
+	for _, p := range everyone {
+		ok := p.waitFor(15*time.Second, func() bool {
+			for _, pc := range all {
+				if p.storedSeqLocked(pc.key()) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			missing := 0
+			for _, pc := range all {
+				if p.storedSeq(pc.key()) == 0 {
+					missing++
+				}
+			}
+			h := durMustHistory(t, nodes[0].addr, board)
+			t.Fatalf("%s did not get every stored piece within 15 s: %d of %d missing, history has %d (rejected: %v)\nA: %s\nB: %s", p.name, missing, len(all), len(h), p.rejected, nodes[0].stderr, nodes[1].stderr)
+		}
+	}
+	// One log: the same seq for each piece everywhere, 1..N without gaps.
+	histA, histB := durMustHistory(t, nodes[0].addr, board), durMustHistory(t, nodes[1].addr, board)
+	byKey := durCheckContiguous(t, "history", histA)
+	if len(histA) != len(all) || !slices.EqualFunc(histA, histB, func(x, y durOp) bool { return x.Seq == y.Seq && x.key() == y.key() }) {
+		t.Fatalf("the nodes serve different histories (%d and %d ops, %d drawn)", len(histA), len(histB), len(all))
+	}
+	for _, p := range everyone {
+		for _, pc := range all {
+			if got := p.storedSeq(pc.key()); got != byKey[pc.key()].Seq {
+				t.Errorf("%s saw piece %s stored as seq %d, history says %d", p.name, pc.key(), got, byKey[pc.key()].Seq)
+			}
+		}
+	}
+	// Pages see seqs in order: a page on either node heals gaps by seq, so
+	// what arrives live must never go backwards.
+	for _, p := range everyone {
+		var last int64
+		for _, op := range cluOps(p) {
+			if op.Seq > 0 && op.Seq <= last {
+				t.Errorf("%s got seq %d after %d: live ops out of order", p.name, op.Seq, last)
+				break
+			}
+			last = max(last, op.Seq)
+		}
+	}
+
+	// The author of a's strokes undoes one from the other node.
+	a2 := durJoin(t, "a-on-b", nodes[1].addr, board, "secret-of-author-a-0001")
+	target := piecesA[0].Stroke
+	a2.emit(t, "undo", map[string]any{"stroke": target})
+	b.emit(t, "undo", map[string]any{"stroke": piecesA[3].Stroke}) // not b's: refused
+	undone := func(p *durPeer) bool {
+		for _, op := range cluOps(p) {
+			if op.Type == "undo" && op.Stroke == target && op.Seq > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range everyone {
+		if !waitUntil(10*time.Second, func() bool { return undone(p) }) {
+			t.Errorf("%s never got the undo of %s made on the other node", p.name, target)
+		}
+	}
+	if !b.waitFor(10*time.Second, func() bool { return len(b.rejected) > 0 }) {
+		t.Error("b's undo of a's stroke was not refused")
+	}
+
+	// A clear from node B reaches node A's page; history agrees.
+	b.emit(t, "clear", map[string]any{"stroke": "clear-from-b-1"})
+	cleared := func(p *durPeer) bool {
+		for _, op := range cluOps(p) {
+			if op.Type == "clear" && op.Stroke == "clear-from-b-1" && op.Seq > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitUntil(10*time.Second, func() bool { return cleared(a) }) {
+		t.Fatal("a (node A) never got the clear made on node B")
+	}
+	histA, histB = durMustHistory(t, nodes[0].addr, board), durMustHistory(t, nodes[1].addr, board)
+	if last := histA[len(histA)-1]; last.Type != "clear" || len(histA) != len(histB) {
+		t.Errorf("after the clear: node A's history ends with %q (%d ops), node B's has %d ops", last.Type, len(histA), len(histB))
+	}
+}
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

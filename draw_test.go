@@ -364,6 +364,22 @@ func TestEarlyEvents(t *testing.T) {
 			}
 		})
 	}
+	// A client told it is connected gets every frame sent to its board from
+	// then on, though socket.io sends the CONNECT ack before it emits
+	// "connection" (Server.admit joins the board before that).
+	t.Run("relayed-right-after-connect-ack", func(t *testing.T) {
+		for round := 0; round < 200; round++ {
+			board := fmt.Sprintf("board=early_ack_%d", round)
+			a := dialRaw(t, srv, board).connect(t)
+			b := dialRaw(t, srv, board).connect(t)
+			a.send(`42["mousemove",{"x":1,"y":2,"drawing":true}]`)
+			if ev, err := b.nextEvent(5 * time.Second); err != nil || ev.name != "moving" {
+				t.Fatalf("round %d: a move sent right after the newcomer's CONNECT ack did not reach it: %v %v", round, ev, err)
+			}
+			a.close()
+			b.close()
+		}
+	})
 	// The CONNECT packet and the events in one polling POST body.
 	t.Run("raw-polling-one-body", func(t *testing.T) {
 		for round := 0; round < 10; round++ {

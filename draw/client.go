@@ -56,6 +56,12 @@ type client struct {
 	upgradedTo atomic.Pointer[wsTransport]
 	backlog    atomic.Int64 // frames handed to the engine since its last flush
 
+	// From the join until socket.io has queued its CONNECT ack, frames for
+	// this client wait in held: sent at once they would overtake the ack.
+	holding atomic.Bool
+	holdMu  sync.Mutex
+	held    []heldFrame
+
 	limiter tokenBucket
 	notices noticeThrottle
 }
@@ -119,10 +125,39 @@ func (c *client) closed() {
 	})
 }
 
+type heldFrame struct {
+	f        *frame
+	volatile bool
+}
+
 // send hands one frame to this receiver without blocking. Volatile frames
 // (cursor moves) are shed when the receiver lags; anything else that does
 // not fit disconnects it.
 func (c *client) send(f *frame, volatile bool) (queued bool) {
+	if c.holding.Load() {
+		if queued, held := c.hold(f, volatile); held {
+			return queued
+		}
+	}
+	return c.sendNow(f, volatile)
+}
+
+// hold keeps f until bind; held is false once c no longer holds.
+func (c *client) hold(f *frame, volatile bool) (queued, held bool) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	if !c.holding.Load() {
+		return false, false
+	}
+	if len(c.held) >= c.srv.cfg.SendQueue {
+		c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
+		return false, true
+	}
+	c.held = append(c.held, heldFrame{f, volatile})
+	return true, true
+}
+
+func (c *client) sendNow(f *frame, volatile bool) (queued bool) {
 	if t := c.direct.Load(); t != nil {
 		return t.enqueue(f.ws, volatile)
 	}
@@ -171,17 +206,21 @@ func (c *client) reject(event, reason, dropReason string) {
 	}
 }
 
-// bind attaches the connected Socket.IO socket: the client joins its board
-// and the events that arrived before now are handled, in order.
-func (c *client) bind(id, boardName string) error {
+// join puts the client on its board. It runs before socket.io acknowledges
+// the CONNECT (Server.admit): the library sends the ack before it emits
+// "connection", and a client told it is connected must get every frame sent
+// to its board from then on. Until bind, those frames are held.
+func (c *client) join(id, boardName string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.left {
 		return errors.New("this connection already left its board: open a new connection")
 	}
 	c.id = id
+	c.holding.Store(true) // before the board lists it
 	b, err := c.srv.boards.join(boardName, c)
 	if err != nil {
+		c.holding.Store(false)
 		return err
 	}
 	c.board, c.joined = b, true
@@ -201,6 +240,35 @@ func (c *client) bind(id, boardName string) error {
 	c.tellPresence(newFrame(encodeEvent(EventJoined, u)))
 	if cl := c.srv.cluster; cl != nil {
 		cl.joined(boardName, u)
+	}
+	return nil
+}
+
+// bind runs once socket.io has queued the CONNECT ack: the frames held since
+// the join follow it, then the events that arrived before now are handled,
+// in order.
+func (c *client) bind() error {
+	for {
+		// Sent outside holdMu (a send may close the connection, which
+		// takes other locks); frames held meanwhile go in the next round.
+		c.holdMu.Lock()
+		held := c.held
+		c.held = nil
+		if len(held) == 0 {
+			c.holding.Store(false)
+			c.holdMu.Unlock()
+			break
+		}
+		c.holdMu.Unlock()
+		for _, h := range held {
+			c.sendNow(h.f, h.volatile)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left {
+		return errors.New("this connection already left its board: open a new connection")
 	}
 	for _, data := range c.early {
 		c.event(data)

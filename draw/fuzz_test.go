@@ -67,8 +67,10 @@ func FuzzFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload string) {
 		sc, rc := newFakeConn(), newFakeConn()
 		sender, receiver := newClient(srv, sc), newClient(srv, rc)
-		receiver.bind("R", "fuzz")
-		sender.bind("S", "fuzz")
+		receiver.join("R", "fuzz")
+		sender.join("S", "fuzz")
+		receiver.bind()
+		sender.bind()
 		defer sender.closed()
 		defer receiver.closed()
 		rc.out = nil

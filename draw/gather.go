@@ -18,10 +18,6 @@ const (
 	gatherSample = 100 * time.Millisecond
 	gatherFrom   = 50000  // deliveries per second per core with no window
 	gatherFull   = 200000 // deliveries per second per core with the whole window
-	// gatherFloor is the least window. With none at all, a receiver stopped
-	// getting frames after another client's oversized message
-	// (TestBadInput/2MB-object); the cause is not found yet.
-	gatherFloor = time.Millisecond
 )
 
 type gatherer struct {
@@ -69,5 +65,5 @@ func (g *gatherer) run(quit <-chan struct{}) {
 // windowFor maps a delivery rate per core to a window.
 func (g *gatherer) windowFor(rate float64) time.Duration {
 	share := min(1, max(0, (rate-gatherFrom)/(gatherFull-gatherFrom)))
-	return max(gatherFloor, time.Duration(share*float64(g.max)))
+	return time.Duration(share * float64(g.max))
 }

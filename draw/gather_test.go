@@ -12,8 +12,8 @@ func TestGatherWindowFollowsLoad(t *testing.T) {
 		rate float64
 		want time.Duration
 	}{
-		{0, gatherFloor},
-		{gatherFrom, gatherFloor},
+		{0, 0},
+		{gatherFrom, 0},
 		{(gatherFrom + gatherFull) / 2, 8 * time.Millisecond},
 		{gatherFull, 16 * time.Millisecond},
 		{10 * gatherFull, 16 * time.Millisecond},

@@ -148,6 +148,12 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		next(socket.NewExtendedError(err.Error(), nil))
 		return
 	}
+	if err := c.join(string(sock.Id()), boardOf(sock)); err != nil {
+		// Lost a race (a board filled up, or the client left meanwhile).
+		s.refuse(c, "max_boards", err)
+		next(socket.NewExtendedError(err.Error(), nil))
+		return
+	}
 	next(nil)
 }
 
@@ -170,8 +176,8 @@ func (s *Server) onConnection(args ...any) {
 	sock := args[0].(*socket.Socket)
 	c := clientOf(sock.Conn())
 	sock.On("disconnect", func(...any) { c.leave() })
-	if err := c.bind(string(sock.Id()), boardOf(sock)); err != nil {
-		// Lost a race (a board filled up, or the client left meanwhile).
+	if err := c.bind(); err != nil {
+		// Lost a race (the client left meanwhile).
 		c.emit(EventRejected, map[string]any{"event": "connect", "reason": err.Error(), "dropped": 1})
 		s.refuse(c, "max_boards", err)
 		sock.Disconnect(true)
