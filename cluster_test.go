@@ -379,3 +379,34 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestClusterBrowser: Chromium pages on two nodes of one board: one draws,
+// one watches live, one opens late; all show the same pixels, and the
+// watcher sees the drawer's pointer (a cross-node moving).
+func TestClusterBrowser(t *testing.T) {
+	needBrowser(t)
+	_, nodes, _ := cluCluster(t, 2)
+	var r struct {
+		pageErrors
+		Head        int              `json:"head"`
+		PointersOnB int              `json:"pointersOnB"`
+		InkA        int              `json:"inkA"`
+		DiffLive    browserPixelDiff `json:"diffLive"`
+		DiffLate    browserPixelDiff `json:"diffLate"`
+	}
+	out := runNode(t, browserScriptTimeout, "e2e/browser/cluster.mjs", "http://"+nodes[0].addr, "http://"+nodes[1].addr)
+	decodeResult(t, "cluster.mjs", out, &r)
+	r.check(t)
+	if r.InkA < 10000 || r.Head < 2 {
+		t.Fatalf("the drawing page on node A shows %d ink pixels and %d ops; want two strokes", r.InkA, r.Head)
+	}
+	if r.PointersOnB < 1 {
+		t.Error("the watcher on node B never showed the drawer's pointer: moving did not cross nodes")
+	}
+	if !r.DiffLive.SameSize || r.DiffLive.Differing != 0 {
+		t.Errorf("the watcher on node B differs from the drawer on node A: %+v", r.DiffLive)
+	}
+	if !r.DiffLate.SameSize || r.DiffLate.Differing != 0 {
+		t.Errorf("the late joiner on node B differs from the drawer on node A: %+v", r.DiffLate)
+	}
+}
