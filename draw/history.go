@@ -130,24 +130,33 @@ func (l *boardLog) load(ctx context.Context, h *history) error {
 	if err := h.barrier(ctx); err != nil {
 		return err
 	}
+	st, head, err := readState(ctx, h.store, l.name)
+	if err != nil {
+		return err
+	}
+	l.state, l.unsaved, l.stripped = st, make(map[string]bool), 0
+	l.head.Store(head)
+	l.segments.Store(int64(st.sinceClear()))
+	l.loaded.Store(true)
+	return nil
+}
+
+// readState replays a board's stored log.
+func readState(ctx context.Context, store Store, name string) (*logState, int64, error) {
 	st, head := newLogState(), int64(0)
-	err := h.store.Read(ctx, l.name, 0, func(op Op) error {
+	err := store.Read(ctx, name, 0, func(op Op) error {
 		var o OpFields
 		if err := json.Unmarshal(op.Data, &o); err != nil {
-			return fmt.Errorf("op %d of board %q: %v", op.Seq, l.name, err)
+			return fmt.Errorf("op %d of board %q: %v", op.Seq, name, err)
 		}
 		st.apply(op.Seq, &o)
 		head = op.Seq
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reading the history of board %q: %w", l.name, err)
+		return nil, 0, fmt.Errorf("reading the history of board %q: %w", name, err)
 	}
-	l.state, l.unsaved = st, make(map[string]bool)
-	l.head.Store(head)
-	l.segments.Store(int64(st.sinceClear()))
-	l.loaded.Store(true)
-	return nil
+	return st, head, nil
 }
 
 func (h *history) run() {
@@ -227,7 +236,7 @@ func (h *history) save(reqs []*writeReq) {
 			for _, m := range meta {
 				if !seen[m.log] {
 					seen[m.log] = true
-					h.catchUp(m.log)
+					h.catchUpOrReload(m.log)
 				}
 			}
 			continue
@@ -306,6 +315,31 @@ func (h *history) catchUp(l *boardLog) {
 		h.srv.log.Warn("cannot read what other nodes stored on a board; trying again at the next news from them", "board", l.name, "err", err)
 	}
 	h.told(l, wire)
+}
+
+// catchUpOrReload catches up with l's stored log; when the store holds less
+// than this node has seen (Redis restarted without persistence, or another
+// node deleted the board), it starts over from what is stored.
+func (h *history) catchUpOrReload(l *boardLog) {
+	before := l.head.Load()
+	h.catchUp(l)
+	if l.head.Load() != before {
+		return
+	}
+	ctx := context.Background()
+	info, ok, err := h.store.Info(ctx, l.name)
+	if err != nil || (ok && info.Head >= before) {
+		return
+	}
+	st, head, err := readState(ctx, h.store, l.name)
+	if err != nil {
+		return
+	}
+	h.srv.log.Error("a board's stored log is shorter than what this node has seen: the store lost data (for Redis, run it with appendonly yes); drawing on it goes on from what is stored, pages open on it should be reloaded",
+		"board", l.name, "seen", before, "stored", head)
+	l.state, l.unsaved, l.stripped = st, make(map[string]bool), 0
+	l.head.Store(head)
+	l.segments.Store(int64(st.sinceClear()))
 }
 
 // follow applies ops another node stored, as it told them. A gap (news

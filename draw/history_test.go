@@ -284,3 +284,47 @@ func TestUnreadableBoardTakesNoWrites(t *testing.T) {
 		t.Errorf("after the store recovered: ops %s, want the piece stored as seq 1", ops)
 	}
 }
+
+// Another node (here: a second writer on the same store) stores on the board
+// first: this writer's commit conflicts, it reads what is new, numbers again
+// and stores once; a piece the other node already stored is not stored again.
+func TestWriterConflictReadsAndRetries(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	other, ol := newTestWriter(t, store, Config{})
+	write(t, srv, l, piece("ann", "ann-1", 0, 1, 1, 2, 2))
+	write(t, other, ol, piece("bob", "bob-1", 0, 5, 5, 6, 6), piece("ann", "ann-1", 1, 2, 2, 3, 3))
+	// ann-1/1 reached the other node first (a resend after a reconnect there).
+	write(t, srv, l, piece("ann", "ann-1", 1, 2, 2, 3, 3), piece("ann", "ann-2", 0, 7, 7, 8, 8))
+	want := "stroke ann-1/0,stroke bob-1/0,stroke ann-1/1,stroke ann-2/0"
+	if got := strings.Join(stored(t, store, "b"), ","); got != want {
+		t.Errorf("stored %s\nwant     %s", got, want)
+	}
+	if l.head.Load() != 4 || l.state.actions["bob-1"] == nil {
+		t.Errorf("head %d, bob-1 known %v: the writer did not take in what the other node stored", l.head.Load(), l.state.actions["bob-1"] != nil)
+	}
+	// bob's stroke, stored elsewhere, is bob's here too.
+	write(t, srv, l, OpFields{Type: OpUndo, Stroke: "bob-1", Author: "ann"})
+	if got := len(stored(t, store, "b")); got != 4 {
+		t.Errorf("ann could undo bob's stroke stored on another node (%d ops stored)", got)
+	}
+}
+
+// The store lost the board (Redis restarted without persistence, or another
+// node deleted it): drawing goes on from what is stored instead of failing
+// forever.
+func TestWriterStoreLostBoard(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	write(t, srv, l, piece("ann", "ann-1", 0, 1, 1, 2, 2), piece("ann", "ann-1", 1, 2, 2, 3, 3))
+	if err := store.Delete(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, srv, l, piece("ann", "ann-2", 0, 7, 7, 8, 8))
+	if got := strings.Join(stored(t, store, "b"), ","); got != "stroke ann-2/0" {
+		t.Errorf("stored %s after the store lost the board, want the new piece as seq 1", got)
+	}
+	if h := srv.history.health(); h != "" {
+		t.Errorf("health = %q: saving should go on", h)
+	}
+}
