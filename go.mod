@@ -3,6 +3,7 @@ module github.com/drawing/draw
 go 1.26.0
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.3
 	github.com/prometheus/client_golang v1.20.5
 	github.com/zishang520/engine.io-go-parser v1.3.2

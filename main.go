@@ -28,8 +28,10 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/drawing/draw/draw"
+	"github.com/drawing/draw/draw/jwt"
 	redisstore "github.com/drawing/draw/draw/redis"
 	"github.com/drawing/draw/draw/sqlite"
+	"github.com/drawing/draw/draw/webhook"
 	"github.com/drawing/draw/loadtest"
 )
 
@@ -47,6 +49,9 @@ func publicFS() fs.FS {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "loadtest" {
 		os.Exit(loadtest.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		os.Exit(jwt.TokenCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args[1:]))
 }
@@ -90,6 +95,30 @@ func run(args []string) int {
 		log.Warn("boards are kept in memory only: they are gone when the server stops", "db", set.db)
 	}
 
+	if set.tokenSecret != "" {
+		v, err := jwt.New([]byte(set.tokenSecret))
+		if err != nil {
+			log.Error("-token-secret", "err", err)
+			return 1
+		}
+		cfg.Tokens = v
+	} else if cfg.RequireTokens {
+		log.Error("-require-tokens needs -token-secret (TOKEN_SECRET) to check them")
+		return 1
+	}
+	if set.webhookURL != "" {
+		hooks, err := webhook.New(set.webhookURL, []byte(set.webhookSecret), log)
+		if err != nil {
+			log.Error("-webhook-url", "err", err)
+			return 1
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hooks.Close(ctx)
+		}()
+		cfg.Events = hooks
+	}
 	srv, err := draw.New(cfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -133,8 +162,10 @@ const memoryDB = ":memory:"
 
 // settings are the flags that main uses itself rather than draw.Config.
 type settings struct {
-	addr, db, redis string
-	level           slog.Level
+	addr, db, redis           string
+	tokenSecret               string
+	webhookURL, webhookSecret string
+	level                     slog.Level
 }
 
 // parseFlags reads flags, each with an environment variable as its default.
@@ -149,12 +180,17 @@ func parseFlags(args []string) (cfg draw.Config, set settings, err error) {
 	addrFlag := fl.String("addr", env("ADDR", ":8080"), "listen address (env ADDR)")
 	dbFlag := fl.String("db", env("DB", "draw.db"), "SQLite file that keeps the boards (created if missing; a file: URI may add _pragma options), or :memory: to keep them in memory only (env DB)")
 	redisFlag := fl.String("redis", env("REDIS_URL", ""), "Redis URL, e.g. redis://127.0.0.1:6379/0: run as one node of a cluster that keeps the boards in Redis (-db is then unused); empty: one node (env REDIS_URL)")
+	tokenSecret := fl.String("token-secret", env("TOKEN_SECRET", ""), "secret (32+ bytes) that signs the HS256 tokens apps give their users; empty: tokens are not accepted (env TOKEN_SECRET)")
+	fl.StringVar(&cfg.APIKey, "api-key", env("API_KEY", ""), "key that authorises every /api/ request (Authorization: Bearer); empty: only tokens do (env API_KEY)")
+	webhookURL := fl.String("webhook-url", env("WEBHOOK_URL", ""), "URL that receives signed JSON notifications: joined, left, cleared, locked, unlocked (env WEBHOOK_URL)")
+	webhookSecret := fl.String("webhook-secret", env("WEBHOOK_SECRET", ""), "secret (16+ bytes) that signs the webhook notifications (env WEBHOOK_SECRET)")
 	levelName := fl.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 	fl.StringVar(&cfg.ClientDist, "client-dist", env("CLIENT_DIST", defaultClientDist()), "directory of the socket.io-client bundle (env CLIENT_DIST)")
 	pprofAddr := fl.String("pprof", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env PPROF_ADDR; off when empty)")
 	origins := fl.String("allowed-origins", env("ALLOWED_ORIGINS", ""), "comma-separated origins allowed besides the server's own; * for any (env ALLOWED_ORIGINS)")
 
 	var errs []error
+	envFlag(fl, &errs, &cfg.RequireTokens, "require-tokens", "REQUIRE_TOKENS", false, strconv.ParseBool, "refuse sockets without a valid token (needs -token-secret)")
 	intFlag := func(p *int, name, envName string, def int, usage string) {
 		envFlag(fl, &errs, p, name, envName, def, strconv.Atoi, usage)
 	}
@@ -216,6 +252,7 @@ func parseFlags(args []string) (cfg draw.Config, set settings, err error) {
 		return
 	}
 	set.addr, set.db, set.redis = *addrFlag, *dbFlag, *redisFlag
+	set.tokenSecret, set.webhookURL, set.webhookSecret = *tokenSecret, *webhookURL, *webhookSecret
 	return cfg, set, nil
 }
 

@@ -35,6 +35,19 @@ type board struct {
 	members atomic.Pointer[[]*client]
 	gone    int // members still listed but gone; under boards.mu
 	log     *boardLog
+	feeds   atomic.Pointer[[]*feed] // SSE readers (feed.go); changed under boards.mu
+}
+
+func newBoard(name string) *board {
+	b := &board{name: name}
+	b.log = &boardLog{name: name, board: b}
+	return b
+}
+
+// hasFeeds says whether SSE readers keep b open; under boards.mu.
+func (b *board) hasFeeds() bool {
+	p := b.feeds.Load()
+	return p != nil && len(*p) > 0
 }
 
 func (b *board) snapshot() []*client {
@@ -135,8 +148,7 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 		if len(bs.m) >= bs.max {
 			return nil, errTooManyBoards(bs.max)
 		}
-		b = &board{name: name}
-		b.log = &boardLog{name: name, board: b}
+		b = newBoard(name)
 		bs.m[name] = b
 	}
 	next := append(b.snapshot(), c)
@@ -155,7 +167,7 @@ func (bs *boards) leave(b *board, c *client) (remaining int) {
 	cur := b.snapshot()
 	live := len(cur) - b.gone
 	if live == 0 {
-		if bs.m[b.name] == b {
+		if bs.m[b.name] == b && !b.hasFeeds() {
 			delete(bs.m, b.name)
 		}
 		return 0

@@ -45,6 +45,8 @@ type client struct {
 	author string      // public author id from its sync; the reader's
 	rec    recorder    // a classic client's drawing; the reader's
 
+	grant *Grant // what its token grants; nil without one. Set at admission.
+
 	wantsPresence atomic.Bool // said hello: gets presence and joined events
 	presenceMu    sync.Mutex
 	name, color   string // what the client said in its last hello
@@ -238,10 +240,20 @@ func (c *client) join(id, boardName string) error {
 	}
 	u := c.user()
 	c.tellPresence(newFrame(encodeEvent(EventJoined, u)))
+	b.feedPresence(EventJoined, u)
 	if cl := c.srv.cluster; cl != nil {
 		cl.joined(boardName, u)
 	}
+	c.srv.notify(Event{Type: "joined", Board: boardName, Time: time.Now().UnixMilli(), ID: id, Name: u.Name, Subject: c.subject()})
 	return nil
+}
+
+// subject is the app's id for this client's user, from its token.
+func (c *client) subject() string {
+	if c.grant != nil {
+		return c.grant.Subject
+	}
+	return ""
 }
 
 // bind runs once socket.io has queued the CONNECT ack: the frames held since
@@ -294,6 +306,9 @@ func (c *client) leave() {
 	if cl := c.srv.cluster; cl != nil {
 		cl.left(c.board.name, c.id)
 	}
+	c.board.feedPresence("left", map[string]string{"id": c.id})
+	u := c.user()
+	c.srv.notify(Event{Type: "left", Board: c.board.name, Time: time.Now().UnixMilli(), ID: c.id, Name: u.Name, Subject: c.subject()})
 	// At shutdown everyone leaves at once and each departure is news to all
 	// who remain: N² notices, 50 million for 10,000 on one board. Nobody is
 	// sent more of them than its send queue holds; their own disconnect

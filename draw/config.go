@@ -55,6 +55,17 @@ type Config struct {
 
 	// Store keeps the boards' logs; nil keeps them in memory only.
 	Store Store
+	// Tokens verifies the tokens apps give their users (socket.io auth
+	// {token}, or the query parameter token); nil: tokens are not accepted.
+	// With RequireTokens, a socket without a valid token is refused.
+	Tokens        TokenVerifier
+	RequireTokens bool
+	// Events receives what happens on boards (joined, left, cleared,
+	// locked, unlocked) for webhooks; nil: nobody is told.
+	Events Notifier
+	// APIKey authorises every /api/ request (Authorization: Bearer); empty:
+	// only tokens do.
+	APIKey string
 	// Broker links this node to the others of a cluster; nil: one node.
 	// Every node of a cluster must share the same Store.
 	Broker Broker

@@ -43,7 +43,10 @@ type writeReq struct {
 	from  *client // tell it when refused; nil for recorded classic moves
 	event string  // what the sender sent, for refusals
 	ops   []OpFields
-	done  chan struct{}
+	owner bool // the sender has the owner's rights by token or API key
+	// answer, if set, is told how the request ended (the HTTP API waits).
+	answer func(writeResult)
+	done   chan struct{}
 	stop  bool // the last request the writer takes
 
 	// From other nodes (cluster.go): ops they stored, in wire form, or a
@@ -60,11 +63,34 @@ type boardLog struct {
 	state    *logState
 	head     atomic.Int64
 	segments atomic.Int64 // since the clear in force: what the cap limits
+	access   atomic.Pointer[boardAccess]
 	unsaved  map[string]bool
 	stripped int64 // the store dropped the points of ops before this seq
 
 	loadMu sync.Mutex
 	loaded atomic.Bool // state is there; until then nothing may be written
+}
+
+// boardAccess is who owns a board and whether it is locked, for readers.
+type boardAccess struct {
+	owner  string
+	locked bool
+}
+
+// publishState tells readers what the writer's state of l now says.
+func (l *boardLog) publishState() {
+	l.segments.Store(int64(l.state.sinceClear()))
+	if a := l.access.Load(); a == nil || a.owner != l.state.owner || a.locked != l.state.locked {
+		l.access.Store(&boardAccess{owner: l.state.owner, locked: l.state.locked})
+	}
+}
+
+// accessNow is the board's owner and lock as last published.
+func (l *boardLog) accessNow() boardAccess {
+	if a := l.access.Load(); a != nil {
+		return *a
+	}
+	return boardAccess{}
 }
 
 func newHistory(srv *Server, store Store) *history {
@@ -136,7 +162,7 @@ func (l *boardLog) load(ctx context.Context, h *history) error {
 	}
 	l.state, l.unsaved, l.stripped = st, make(map[string]bool), 0
 	l.head.Store(head)
-	l.segments.Store(int64(st.sinceClear()))
+	l.publishState()
 	l.loaded.Store(true)
 	return nil
 }
@@ -174,8 +200,18 @@ func (h *history) run() {
 	}
 }
 
+// writeResult is how one request ended: the seqs of its ops that were
+// stored (duplicates and no-ops are not), why others were refused, or why
+// nothing could be stored.
+type writeResult struct {
+	Seqs    []int64
+	Refused []string
+	Err     error
+}
+
 // pending is one op of a batch on its way to the store.
 type pending struct {
+	req    *writeReq
 	log    *boardLog
 	from   *client
 	fields *OpFields
@@ -220,6 +256,7 @@ func (h *history) save(reqs []*writeReq) {
 		ops, meta, rollback, refusals := h.prepare(reqs)
 		if len(ops) == 0 {
 			h.refuse(refusals)
+			h.answer(reqs, nil, nil, refusals, nil)
 			return
 		}
 		start := time.Now()
@@ -249,6 +286,7 @@ func (h *history) save(reqs []*writeReq) {
 			h.resumed()
 			h.publish(ops, meta)
 		}
+		h.answer(reqs, ops, meta, refusals, err)
 		return
 	}
 }
@@ -268,7 +306,7 @@ func (h *history) prepare(reqs []*writeReq) (ops []Op, meta []pending, rollback 
 		}
 		for i := range r.ops {
 			o := &r.ops[i]
-			fresh, clear, undo, reason := h.admit(r.log, o)
+			fresh, clear, undo, reason := h.admit(r.log, o, r.owner)
 			if reason != "" {
 				refusals = append(refusals, refusal{r, reason})
 				continue
@@ -283,10 +321,41 @@ func (h *history) prepare(reqs []*writeReq) (ops []Op, meta []pending, rollback 
 			data, _ := json.Marshal(o)
 			ops = append(ops, Op{Board: r.log.name, Seq: next[r.log], Time: now, Data: data})
 			next[r.log]++
-			meta = append(meta, pending{log: r.log, from: r.from, fields: o, fresh: fresh, clear: clear})
+			meta = append(meta, pending{req: r, log: r.log, from: r.from, fields: o, fresh: fresh, clear: clear})
 		}
 	}
 	return ops, meta, rollback, refusals
+}
+
+// answer tells the requests that wait how they ended.
+func (h *history) answer(reqs []*writeReq, ops []Op, meta []pending, refusals []refusal, err error) {
+	var res map[*writeReq]*writeResult
+	for _, r := range reqs {
+		if r.answer != nil {
+			if res == nil {
+				res = map[*writeReq]*writeResult{}
+			}
+			res[r] = &writeResult{Err: err}
+		}
+	}
+	if res == nil {
+		return
+	}
+	if err == nil {
+		for i, m := range meta {
+			if w := res[m.req]; w != nil {
+				w.Seqs = append(w.Seqs, ops[i].Seq)
+			}
+		}
+	}
+	for _, f := range refusals {
+		if w := res[f.r]; w != nil {
+			w.Refused = append(w.Refused, f.reason)
+		}
+	}
+	for r, w := range res {
+		r.answer(*w)
+	}
 }
 
 func (h *history) refuse(refusals []refusal) {
@@ -339,7 +408,7 @@ func (h *history) catchUpOrReload(l *boardLog) {
 		"board", l.name, "seen", before, "stored", head)
 	l.state, l.unsaved, l.stripped = st, make(map[string]bool), 0
 	l.head.Store(head)
-	l.segments.Store(int64(st.sinceClear()))
+	l.publishState()
 }
 
 // follow applies ops another node stored, as it told them. A gap (news
@@ -387,33 +456,57 @@ func (h *history) apply(l *boardLog, seq int64, o *OpFields) {
 	l.head.Store(seq)
 }
 
-// told tells l's synced members about ops applied from elsewhere.
+// told tells l's synced members and feeds about ops applied from
+// elsewhere: the newest len(wire) ops of l, in order.
 func (h *history) told(l *boardLog, wire [][]byte) {
 	if len(wire) == 0 {
 		return
 	}
-	l.segments.Store(int64(l.state.sinceClear()))
+	l.publishState()
 	h.trim(l)
+	first := l.head.Load() - int64(len(wire)) + 1
 	for len(wire) > 0 {
 		n := min(len(wire), 512)
-		buf := append(make([]byte, 0, 256), `2["ops",[`...)
-		for i, w := range wire[:n] {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, w...)
-		}
-		h.tell(l.board, newFrame(append(buf, "]]"...)))
-		wire = wire[n:]
+		ops := joinOps(wire[:n])
+		l.board.toFeeds(feedItem{event: EventOps, first: first, last: first + int64(n) - 1, data: ops})
+		h.tell(l.board, newFrame(append(append([]byte(`2["ops",`), ops...), ']')))
+		wire, first = wire[n:], first+int64(n)
 	}
 }
 
 // admit checks one op against the board's state and applies it there,
 // returning how to take it back if the commit fails. A nil undo with no
 // reason means there is nothing to store.
-func (h *history) admit(l *boardLog, o *OpFields) (fresh *action, clear *clearMark, undo func(), reason string) {
+func (h *history) admit(l *boardLog, o *OpFields, byOwner bool) (fresh *action, clear *clearMark, undo func(), reason string) {
 	st := l.state
 	a := st.actions[o.Stroke]
+	byOwner = byOwner || (st.owner != "" && o.Author == st.owner)
+	switch o.Type {
+	case OpOwn:
+		switch {
+		case st.owner == o.Author:
+			return nil, nil, nil, "" // sent again
+		case st.owner != "":
+			return nil, nil, nil, "this board already has an owner"
+		case l.head.Load() > 0:
+			return nil, nil, nil, "only a new, empty board can be claimed: make one with New board"
+		}
+		st.owner = o.Author
+		return nil, nil, func() { st.owner = "" }, ""
+	case OpLock, OpUnlock:
+		lock := o.Type == OpLock
+		switch {
+		case !byOwner:
+			return nil, nil, nil, "only the board's owner can " + o.Type + " it"
+		case st.locked == lock:
+			return nil, nil, nil, ""
+		}
+		st.locked = lock
+		return nil, nil, func() { st.locked = !lock }, ""
+	}
+	if st.locked && !byOwner {
+		return nil, nil, nil, "the board is locked: only its owner can draw, undo or clear until they unlock it"
+	}
 	switch o.Type {
 	case OpStroke:
 		if a != nil && (a.clear || a.author != o.Author) {
@@ -498,18 +591,30 @@ func (h *history) publish(ops []Op, meta []pending) {
 				m.clear.seq = ops[j].Seq
 			}
 			delete(l.unsaved, pieceKey(m.fields))
+			if kind := eventOf[m.fields.Type]; kind != "" {
+				e := Event{Type: kind, Board: l.name, Time: ops[j].Time, Name: m.fields.Name}
+				if m.from != nil {
+					e.ID, e.Subject = m.from.id, m.from.subject()
+				}
+				h.srv.notify(e)
+			}
 		}
 		h.trim(l)
 		l.head.Store(ops[j-1].Seq)
-		l.segments.Store(int64(l.state.sinceClear()))
+		l.publishState()
 		buf = append(buf, ']')
+		opsJSON := buf[len(`2["ops",`):]
 		if c := h.srv.cluster; c != nil {
-			c.stored(l.name, buf[len(`2["ops",`):])
+			c.stored(l.name, opsJSON)
 		}
+		l.board.toFeeds(feedItem{event: EventOps, first: ops[i].Seq, last: ops[j-1].Seq, data: opsJSON})
 		h.tell(l.board, newFrame(append(buf, ']')))
 		i = j
 	}
 }
+
+// eventOf names the webhook event of the ops that make one.
+var eventOf = map[string]string{OpClear: "cleared", OpLock: "locked", OpUnlock: "unlocked"}
 
 func (h *history) tell(b *board, f *frame) {
 	h.srv.metrics.deliveries.Add(float64(b.broadcastSynced(f)))

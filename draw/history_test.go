@@ -38,8 +38,7 @@ func newTestWriter(t *testing.T, store Store, cfg Config) (*Server, *boardLog) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	b := &board{name: "b"}
-	b.log = &boardLog{name: "b", board: b}
+	b := newBoard("b")
 	if err := b.log.load(context.Background(), srv.history); err != nil {
 		t.Fatal(err)
 	}
@@ -326,5 +325,43 @@ func TestWriterStoreLostBoard(t *testing.T) {
 	}
 	if h := srv.history.health(); h != "" {
 		t.Errorf("health = %q: saving should go on", h)
+	}
+}
+
+// Owners: only a new board can be claimed, once; only the owner locks and
+// unlocks; while locked only the owner (or whoever has the owner's rights
+// by token or API key) draws, undoes and clears.
+func TestWriterOwnerAndLock(t *testing.T) {
+	store := NewMemoryStore()
+	srv, l := newTestWriter(t, store, Config{})
+	own := func(author string) OpFields { return OpFields{Type: OpOwn, Author: author} }
+	write(t, srv, l, own("ann"), own("bob"), own("ann"))
+	write(t, srv, l, OpFields{Type: OpLock, Author: "bob"}) // not the owner
+	write(t, srv, l, OpFields{Type: OpLock, Author: "ann"})
+	write(t, srv, l, piece("bob", "bob-stroke", 0, 1, 1, 2, 2))                   // locked
+	write(t, srv, l, OpFields{Type: OpClear, Stroke: "bob-clear", Author: "bob"}) // locked
+	write(t, srv, l, piece("ann", "ann-stroke", 0, 1, 1, 2, 2))
+	if !srv.history.enqueue(&writeReq{log: l, ops: []OpFields{piece("app", "app-stroke", 0, 3, 3)}, owner: true}) {
+		t.Fatal("queue full")
+	}
+	write(t, srv, l, OpFields{Type: OpUnlock, Author: "ann"})
+	write(t, srv, l, piece("bob", "bob-stroke", 0, 1, 1, 2, 2))
+	want := "own ,lock ,stroke ann-stroke/0,stroke app-stroke/0,unlock ,stroke bob-stroke/0"
+	if got := strings.Join(stored(t, store, "b"), ","); got != want {
+		t.Errorf("stored %s\nwant     %s", got, want)
+	}
+	if a := l.accessNow(); a.owner != "ann" || a.locked {
+		t.Errorf("access = %+v, want owner ann, unlocked", a)
+	}
+	// A board with history cannot be claimed.
+	other := &board{name: "old"}
+	other.log = &boardLog{name: "old", board: other}
+	if err := other.log.load(context.Background(), srv.history); err != nil {
+		t.Fatal(err)
+	}
+	write(t, srv, other.log, piece("ann", "old-stroke", 0, 1, 1))
+	write(t, srv, other.log, own("bob"))
+	if a := other.log.accessNow(); a.owner != "" {
+		t.Errorf("a board with history was claimed by %q", a.owner)
 	}
 }

@@ -41,6 +41,8 @@ type metrics struct {
 	clusterErrors     *prometheus.CounterVec
 	clusterDeliveries prometheus.Counter
 	clusterGaps       prometheus.Counter
+
+	feeds prometheus.Gauge
 }
 
 func newMetrics(boards, writeQueue, clusterQueue func() int) *metrics {
@@ -93,13 +95,14 @@ func newMetrics(boards, writeQueue, clusterQueue func() int) *metrics {
 	m.clusterGaps = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "draw_cluster_gaps_total", Help: "Times a gap in another node's batches was seen (lost news): members and logs were read again.",
 	})
+	m.feeds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "draw_feed_readers", Help: "Open SSE feeds (/api/boards/{board}/events)."})
 	conns := func(transport string, n *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "draw_connections", Help: "Open connections by transport.", ConstLabels: prometheus.Labels{"transport": transport},
 		}, func() float64 { return float64(n.Load()) })
 	}
 	m.registry.MustRegister(m.events, m.deliveries, m.dropped, m.refused, m.relay, m.stored, m.storeFailures, m.commit,
-		m.clusterPublish, m.clusterPublished, m.clusterDropped, m.clusterErrors, m.clusterDeliveries, m.clusterGaps,
+		m.feeds, m.clusterPublish, m.clusterPublished, m.clusterDropped, m.clusterErrors, m.clusterDeliveries, m.clusterGaps,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "draw_cluster_queue", Help: "Records waiting to be published to the other nodes."},
 			func() float64 { return float64(clusterQueue()) }),
 		conns("websocket", &m.wsConns), conns("polling", &m.pollConns),

@@ -17,6 +17,9 @@ const (
 	OpUndo   = "undo"
 	OpRedo   = "redo"
 	OpClear  = "clear"
+	OpOwn    = "own"    // the author becomes the board's owner; only as a new board's first op
+	OpLock   = "lock"   // only the owner draws from here on
+	OpUnlock = "unlock" // everyone draws again
 )
 
 // Limits of one piece of a stroke, and of one draw event.
@@ -160,6 +163,8 @@ type logState struct {
 	actions  map[string]*action
 	clears   []*clearMark // oldest first; only the last may be undone
 	segments int          // stored segments
+	owner    string       // author id of the board's owner; "" for nobody's
+	locked   bool         // only the owner draws
 }
 
 func newLogState() *logState { return &logState{actions: make(map[string]*action)} }
@@ -182,6 +187,12 @@ func (s *logState) apply(seq int64, o *OpFields) {
 		if a := s.actions[o.Stroke]; a != nil {
 			a.undone = o.Type == OpUndo
 		}
+	case OpOwn:
+		if s.owner == "" {
+			s.owner = o.Author
+		}
+	case OpLock, OpUnlock:
+		s.locked = o.Type == OpLock
 	}
 }
 

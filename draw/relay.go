@@ -29,10 +29,16 @@ const (
 	EventClear   = "clear"   // client → server {stroke}
 	EventOps     = "ops"     // server → synced clients [op, ...]
 	EventStorage = "storage" // server → synced clients {saving, reason}
+
+	// Owners (README "Owners and locked boards"); the answer is an op in `ops`.
+	EventClaim  = "claim"  // client → server {}: become the owner of this new, empty board
+	EventLock   = "lock"   // client → server {}: only the owner draws
+	EventUnlock = "unlock" // client → server {}: everyone draws again
 )
 
 // knownEvents are counted by name in the events metric.
-var knownEvents = map[string]bool{EventMove: true, EventHello: true, EventSync: true, EventDraw: true, EventUndo: true, EventRedo: true, EventClear: true}
+var knownEvents = map[string]bool{EventMove: true, EventHello: true, EventSync: true, EventDraw: true, EventUndo: true, EventRedo: true, EventClear: true,
+	EventClaim: true, EventLock: true, EventUnlock: true}
 
 // onData receives every Engine.IO message of this connection, in arrival
 // order, on the connection's reader. Our events are handled right here;
@@ -110,6 +116,8 @@ func (c *client) event(data []byte) {
 		c.draw(args)
 	case EventUndo, EventRedo, EventClear:
 		c.action(name, args)
+	case EventClaim, EventLock, EventUnlock:
+		c.ownership(name)
 	default:
 		c.reject(name, "unknown event", dropInvalid)
 	}
@@ -126,6 +134,10 @@ func (c *client) move(args []json.RawMessage, received time.Time) {
 	pkt, mv, err := encodeMoving(args[0], c.id, c.srv.cfg.MaxExtraBytes)
 	if err != nil {
 		c.reject(EventMove, err.Error(), dropInvalid)
+		return
+	}
+	if mv.drawing && !c.mayDraw() {
+		c.reject(EventMove, c.whyNotDraw(), dropRefused)
 		return
 	}
 	c.tellBoard(newFrame(pkt), true)
@@ -178,13 +190,17 @@ func (c *client) hello(args []json.RawMessage) {
 		return
 	}
 	c.presenceMu.Lock()
-	c.name, c.color = name, color
+	if c.grant == nil { // a token's name is who the holder is
+		c.name = name
+	}
+	c.color = color
 	c.presenceMu.Unlock()
 	if c.wantsPresence.CompareAndSwap(false, true) {
 		c.sendPresence()
 	}
 	u := c.user()
 	c.tellPresence(newFrame(encodeEvent(EventJoined, u)))
+	c.board.feedPresence(EventJoined, u)
 	if cl := c.srv.cluster; cl != nil {
 		cl.joined(c.board.name, u)
 	}

@@ -71,6 +71,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		opts.SetCors(&types.Cors{Origin: origins, Credentials: true})
 	}
+	if h, ok := cfg.Events.(interface {
+		Delivered() uint64
+		Dropped() uint64
+		Failed() uint64
+	}); ok {
+		for name, n := range map[string]func() uint64{"delivered": h.Delivered, "dropped": h.Dropped, "failed": h.Failed} {
+			s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "draw_webhook_events_total", Help: "Webhook events by outcome: delivered, dropped (the queue was full), failed (every attempt failed).",
+				ConstLabels: prometheus.Labels{"outcome": name},
+			}, func() float64 { return float64(n()) }))
+		}
+	}
 	if s.cluster != nil {
 		opts.SetAdapter(s.cluster.broker.Adapter())
 		if b, ok := cfg.Broker.(interface{ SubscribeErrors() uint64 }); ok {
@@ -143,6 +155,11 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		next(socket.NewExtendedError(c.refusal.Error(), nil))
 		return
 	}
+	if err := s.checkToken(sock, c); err != nil {
+		s.refuse(c, "token", err)
+		next(socket.NewExtendedError(err.Error(), nil))
+		return
+	}
 	if err := s.boards.roomFor(boardOf(sock)); err != nil {
 		s.refuse(c, "max_boards", err)
 		next(socket.NewExtendedError(err.Error(), nil))
@@ -155,6 +172,53 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		return
 	}
 	next(nil)
+}
+
+// checkToken verifies the socket's token, if it brings one or must, and
+// keeps what it grants on c.
+func (s *Server) checkToken(sock *socket.Socket, c *client) error {
+	token := tokenOf(sock)
+	switch {
+	case token == "" && s.cfg.RequireTokens:
+		return errors.New("a token is required: connect with auth {token} (or ?token=) from the app that embeds this board")
+	case token == "":
+		return nil
+	case s.cfg.Tokens == nil:
+		return errors.New("this server does not accept tokens (no token secret is set): connect without one")
+	}
+	g, err := s.cfg.Tokens.Verify(token)
+	if err != nil {
+		return err
+	}
+	if board := boardOf(sock); g.Board != board {
+		return fmt.Errorf("token is for board %q, not %q", boardLabel(g.Board), boardLabel(board))
+	}
+	c.grant = &g
+	c.name = g.Name
+	return nil
+}
+
+// boardLabel names a board in messages: the default board is "/".
+func boardLabel(name string) string {
+	if name == DefaultBoard {
+		return "/"
+	}
+	return name
+}
+
+// tokenOf reads a socket's token: socket.io auth {token}, else the
+// handshake query (socket.io-client 2.x has no auth).
+func tokenOf(sock *socket.Socket) string {
+	h := sock.Handshake()
+	if m, ok := h.Auth.(map[string]any); ok {
+		if t, ok := m["token"].(string); ok {
+			return t
+		}
+	}
+	if v := h.Query["token"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func (s *Server) refuse(c *client, reason string, err error) {
@@ -206,4 +270,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return s.history.stop(ctx)
+}
+
+// notify passes an event to the webhooks, if any.
+func (s *Server) notify(e Event) {
+	if s.cfg.Events != nil {
+		s.cfg.Events.Notify(e)
+	}
 }

@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /socket.io/socket.io.js.map", s.clientBundle("socket.io.js.map"))
 	s.mux.Handle("/socket.io/", s.socketIO())
 	s.exportRoutes()
+	s.apiRoutes()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)

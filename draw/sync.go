@@ -93,6 +93,7 @@ func (c *client) sync(args []json.RawMessage) {
 		}
 	}
 	c.author = authorID(*r.Author)
+	a := l.accessNow()
 	// From here on the board's ops reach this client; what it missed before
 	// it fetches from history.ndjson, so nothing falls in between.
 	c.synced.Store(true)
@@ -103,6 +104,9 @@ func (c *client) sync(args []json.RawMessage) {
 		"reason":   c.srv.history.health(),
 		"segments": l.segments.Load(),
 		"limit":    c.srv.cfg.MaxBoardSegments,
+		"owner":    a.owner,
+		"locked":   a.locked,
+		"role":     c.role(a),
 	})
 }
 
@@ -149,7 +153,60 @@ func (c *client) action(name string, args []json.RawMessage) {
 }
 
 func (c *client) toWriter(event string, ops []OpFields) {
-	if !c.srv.history.enqueue(&writeReq{log: c.board.log, from: c, event: event, ops: ops}) {
+	if c.grant != nil && c.grant.Role == RoleView {
+		c.reject(event, "your token lets you watch only", dropRefused)
+		return
+	}
+	owner := c.grant != nil && c.grant.Role == RoleOwner
+	if !c.srv.history.enqueue(&writeReq{log: c.board.log, from: c, event: event, ops: ops, owner: owner}) {
 		c.reject(event, "server busy, not saved: send it again in a moment", dropRefused)
 	}
+}
+
+// ownership handles claim, lock and unlock.
+func (c *client) ownership(name string) {
+	if !c.synced.Load() {
+		c.reject(name, "send sync before "+name, dropInvalid)
+		return
+	}
+	if c.grant != nil && c.grant.Role == RoleView {
+		c.reject(name, "your token lets you watch only", dropRefused)
+		return
+	}
+	typ := map[string]string{EventClaim: OpOwn, EventLock: OpLock, EventUnlock: OpUnlock}[name]
+	c.toWriter(name, []OpFields{{Type: typ, Author: c.author}})
+}
+
+// mayDraw says whether this client may draw now: not with a token that only
+// lets it watch, and on a locked board only if it is the owner.
+func (c *client) mayDraw() bool {
+	if c.grant != nil && c.grant.Role == RoleView {
+		return false
+	}
+	a := c.board.log.accessNow()
+	return !a.locked || c.isOwner(a)
+}
+
+func (c *client) whyNotDraw() string {
+	if c.grant != nil && c.grant.Role == RoleView {
+		return "your token lets you watch only"
+	}
+	return "the board is locked: only its owner can draw until they unlock it"
+}
+
+// isOwner says whether c has the owner's rights on its board.
+func (c *client) isOwner(a boardAccess) bool {
+	return (c.grant != nil && c.grant.Role == RoleOwner) || (c.author != "" && c.author == a.owner)
+}
+
+// role is what c may do on its board now, for the page: "owner", "draw" or
+// "view".
+func (c *client) role(a boardAccess) Role {
+	switch {
+	case c.grant != nil && c.grant.Role == RoleView:
+		return RoleView
+	case c.isOwner(a):
+		return RoleOwner
+	}
+	return RoleDraw
 }
