@@ -47,7 +47,7 @@ type writeReq struct {
 	// answer, if set, is told how the request ended (the HTTP API waits).
 	answer func(writeResult)
 	done   chan struct{}
-	stop  bool // the last request the writer takes
+	stop   bool // the last request the writer takes
 
 	// From other nodes (cluster.go): ops they stored, in wire form, or a
 	// hint that the store holds ops this node has not seen.
