@@ -311,6 +311,7 @@ func (c *cluster) handle(p *peer, from string, typ byte, board string, payload [
 		c.mu.Unlock()
 		if b := c.srv.boards.get(board); b != nil {
 			c.srv.metrics.deliveries.Add(float64(b.tellPresence(newFrame(encodeEvent(EventJoined, u)), nil)))
+			b.feedPresence(EventJoined, u)
 		}
 	case recOps:
 		if b := c.srv.boards.get(board); b != nil {
@@ -372,6 +373,7 @@ func (c *cluster) replaceUsers(p *peer, next map[string]map[string]user) {
 		for id, u := range us {
 			if _, had := prev[board][id]; !had {
 				c.srv.metrics.deliveries.Add(float64(b.tellPresence(newFrame(encodeEvent(EventJoined, u)), nil)))
+				b.feedPresence(EventJoined, u)
 			}
 		}
 	}
@@ -382,6 +384,7 @@ func (c *cluster) announceLeft(board, id string) {
 		n := b.broadcast(newFrame(encodeEvent(EventClientDisconnect, id)), nil, false)
 		c.srv.metrics.deliveries.Add(float64(n))
 		c.srv.metrics.clusterDeliveries.Add(float64(n))
+		b.feedPresence("left", map[string]string{"id": id})
 	}
 }
 
