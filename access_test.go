@@ -5,6 +5,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +126,58 @@ func TestTokens(t *testing.T) {
 	for _, r := range res.ViewerRejected {
 		if !strings.Contains(r["reason"].(string), "watch only") {
 			t.Errorf("view-only token refused with %q, want it to say the token lets it watch only", r["reason"])
+		}
+	}
+}
+
+// TestReadmeAppExamples runs the README's "Use it from your app" curl
+// block, as it is, against the real binary: what a developer copies must
+// work. A synced socket on the board sees the app's strokes live.
+func TestReadmeAppExamples(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "Try it (the tests run this block as it is")
+	if !ok {
+		t.Fatal(`README has no "Try it (the tests run this block as it is" section`)
+	}
+	_, rest, _ = strings.Cut(rest, "```sh\n")
+	script, _, ok := strings.Cut(rest, "```")
+	if !ok || !strings.Contains(script, "curl") {
+		t.Fatalf("README's app example block not found or has no curl in it:\n%s", script)
+	}
+	bin := durBuild(t)
+	const tokenSecret, apiKey = "0123456789abcdef0123456789abcdef-readme", "readme-api-key-0123456789"
+	addr := durFreeAddr(t)
+	p := durStart(t, bin, t.TempDir(), "-addr", addr, "-db", filepath.Join(t.TempDir(), "draw.db"),
+		"-token-secret", tokenSecret, "-api-key", apiKey)
+	p.addr = addr
+	p.waitReady(t)
+	watcher := durJoin(t, "watcher", addr, "maths", "secret-of-the-watcher-01")
+
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "DRAW=http://"+addr, "API_KEY="+apiKey, "TOKEN_SECRET="+tokenSecret,
+		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's example failed: %v\n%s", err, out)
+	}
+	t.Logf("README example output:\n%s", out)
+	for _, want := range []string{`"seqs":[1,2]`, `"seqs":[3]`, `"strokes":3`, `"board":"maths"`, `"locked":true`, "event: presence", "event: ops", "id: 4"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the README's example printed no %s", want)
+		}
+	}
+	if strings.Contains(string(out), `"error"`) {
+		t.Errorf("the README's example got an error answer")
+	}
+	if !watcher.waitFor(10*time.Second, func() bool { return len(watcher.seen) >= 3 }) {
+		t.Fatalf("a page on the board did not get the app's strokes live (got %d)", len(watcher.seen))
+	}
+	for key, ops := range watcher.seen {
+		if a := ops[0].Author; !strings.HasPrefix(a, "app:") {
+			t.Errorf("stroke %s is attributed to %q, want the app (app:...)", key, a)
 		}
 	}
 }

@@ -237,6 +237,14 @@ func (c *cluster) receive(batch []byte) {
 	}
 	c.mu.Lock()
 	p := c.peers[from]
+	if p != nil && seq <= p.seq {
+		// Delivered again (a publish retried after its timeout had
+		// reached Redis): handling it twice would repeat moves and could
+		// roll members back. A restarted node has a new id.
+		c.mu.Unlock()
+		c.srv.metrics.clusterErrors.WithLabelValues("duplicate").Inc()
+		return
+	}
 	gap := false
 	if p == nil {
 		p = &peer{users: map[string]map[string]user{}}

@@ -87,7 +87,7 @@ func newMetrics(boards, writeQueue, clusterQueue func() int) *metrics {
 		Name: "draw_cluster_dropped_total", Help: "Records for the other nodes dropped because the publish queue was full.",
 	})
 	m.clusterErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "draw_cluster_errors_total", Help: "Cluster errors by what failed: publish (a batch lost), beat, subscribe (the broker's connection), malformed (a batch not understood).",
+		Name: "draw_cluster_errors_total", Help: "Cluster errors by what failed: publish (a batch lost), beat (the liveness key not renewed), malformed (a batch not understood), duplicate (a batch received twice, dropped).",
 	}, []string{"what"})
 	m.clusterDeliveries = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "draw_cluster_deliveries_total", Help: "Frames from other nodes handed to this node's receivers.",
