@@ -56,14 +56,15 @@ const (
 )
 
 const (
-	clusterQueue    = 8192                   // records waiting for the publisher; beyond it they are dropped
-	maxBatchRecords = 256                    // records in one publish
-	maxBatchBytes   = 256 << 10              // bytes in one publish
-	publishTimeout  = time.Second            // one publish; then the batch is dropped
-	beatEvery       = time.Second            // heartbeat
-	peerSilence     = 3 * beatEvery          // a peer this quiet is asked after
-	nodeTTL         = peerSilence            // how long a beat says a node is alive
-	clusterCallWait = 500 * time.Millisecond // a liveness question to the broker
+	clusterQueue     = 8192                   // records waiting for the publisher; beyond it they are dropped
+	maxBatchRecords  = 256                    // records in one publish
+	maxBatchBytes    = 256 << 10              // bytes in one publish
+	publishTimeout   = time.Second            // one publish; then the batch is dropped
+	beatEvery        = time.Second            // heartbeat
+	peerSilence      = 3 * beatEvery          // a peer this quiet is asked after
+	nodeTTL          = peerSilence            // how long a beat says a node is alive
+	clusterCallWait  = 500 * time.Millisecond // a liveness question to the broker
+	clusterDrainWait = 2 * time.Second        // at shutdown, for the departures to be published
 )
 
 type cluster struct {
@@ -71,6 +72,8 @@ type cluster struct {
 	broker Broker
 	node   string
 	out    chan []byte
+	done   chan struct{} // closed once what was queued at shutdown is published
+	once   sync.Once
 
 	mu    sync.Mutex
 	peers map[string]*peer
@@ -86,14 +89,14 @@ type peer struct {
 func newCluster(srv *Server, b Broker) *cluster {
 	id := make([]byte, 6)
 	rand.Read(id)
-	return &cluster{srv: srv, broker: b, node: hex.EncodeToString(id), out: make(chan []byte, clusterQueue), peers: make(map[string]*peer)}
+	return &cluster{srv: srv, broker: b, node: hex.EncodeToString(id), out: make(chan []byte, clusterQueue), done: make(chan struct{}), peers: make(map[string]*peer)}
 }
 
 func (c *cluster) start(nsp socket.Namespace, quit <-chan struct{}) error {
 	if err := c.broker.Start(nsp, c.receive); err != nil {
 		return err
 	}
-	go c.publishLoop(quit)
+	go c.publishLoop()
 	go c.beatLoop(quit)
 	c.tell(record(recWant, "", nil)) // everyone: who is where
 	return nil
@@ -130,13 +133,22 @@ func (c *cluster) left(board, id string) { c.tell(record(recLeft, board, []byte(
 
 func (c *cluster) stored(board string, wireOps []byte) { c.tell(record(recOps, board, wireOps)) }
 
+// drain waits (up to ctx) until what is queued is published, then stops
+// the publisher: at shutdown, the others hear that this node's clients left.
+func (c *cluster) drain(ctx context.Context) {
+	for len(c.out) > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.once.Do(func() { close(c.done) })
+}
+
 // publishLoop sends what is queued in batches: "<node> <n>\n" then records.
-func (c *cluster) publishLoop(quit <-chan struct{}) {
+func (c *cluster) publishLoop() {
 	var n uint64
 	for {
 		var first []byte
 		select {
-		case <-quit:
+		case <-c.done:
 			return
 		case first = <-c.out:
 		}

@@ -269,6 +269,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if s.cluster != nil {
+		dctx, cancel := context.WithTimeout(ctx, clusterDrainWait)
+		s.cluster.drain(dctx)
+		cancel()
+	}
 	return s.history.stop(ctx)
 }
 
