@@ -19,6 +19,13 @@
 # 40000"), BENCH_LADDER_REPEATS (2), BENCH_SOLO ("40000"),
 # BENCH_MEMORY_REPEATS (on/off pairs at 1000 clients, 2),
 # BENCH_MEMORY_PROFILE_RUNG (10000), BENCH_MAX_OTHER_CPU (2), BENCH_SKIP_BROWSER=1.
+# Several nodes (docs/BENCHMARK.md): a redis-server started here and two
+# nodes with -redis, 1000 clients split over them on one board, against one
+# node under the same load in the same run, into bench/results/{cluster.md,
+# cluster.json,profile-cluster-*.txt}: BENCH_SKIP_CLUSTER=1 leaves it out,
+# BENCH_ONLY=cluster runs nothing else (about 4 minutes; needs no Node),
+# BENCH_CLUSTER_REPEATS (2), BENCH_CLUSTER_CLIENTS (1000),
+# BENCH_CLUSTER_SERVER_FLAGS (extra flags for every server of those cells).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +45,20 @@ RAW=$OUT/raw
 say() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-for tool in go node npm curl; do
+ONLY=${BENCH_ONLY:-}
+case $ONLY in
+"") ;;
+cluster)
+	[ "${BENCH_SKIP_CLUSTER:-}" != 1 ] || die "BENCH_ONLY=cluster and BENCH_SKIP_CLUSTER=1 leave nothing to run"
+	CLIENTS="" BENCH_SKIP_IDLE=1 BENCH_SKIP_MEMORY=1
+	;;
+*) die "BENCH_ONLY=$ONLY: the only part that runs alone is cluster" ;;
+esac
+
+tools="go curl"
+[ "$ONLY" = cluster ] || tools="$tools node npm"
+[ "${BENCH_SKIP_CLUSTER:-}" = 1 ] || tools="$tools redis-server redis-cli"
+for tool in $tools; do
 	command -v "$tool" >/dev/null || die "$tool is needed (see docs/BENCHMARK.md)"
 done
 
@@ -60,22 +80,26 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID= SERVER_DB= KEEP_DB=
+CLUSTER_PIDS=() # the cluster cells' nodes and redis-server, while they run
 cleanup() {
 	[ -n "$SERVER_PID" ] && kill -KILL "$SERVER_PID" 2>/dev/null || true
+	for p in "${CLUSTER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 mkdir -p "$RAW"
-rm -f "$RAW"/*.json "$RAW"/*.log "$RAW"/*.pprof
+[ "$ONLY" = cluster ] || rm -f "$RAW"/*.json "$RAW"/*.log "$RAW"/*.pprof
 
 say "building draw-server and the report tool"
 COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 go build -o "$WORK/draw-server" .
 go build -o "$WORK/report" ./bench/report
 go build -o "$WORK/memory" ./bench/memory
-say "installing the Node reference (npm ci)"
-(cd bench/node-reference && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+if [ "$ONLY" != cluster ]; then
+	say "installing the Node reference (npm ci)"
+	(cd bench/node-reference && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 HAVE_PPROF=
 if "$WORK/draw-server" -h 2>&1 | grep -q -- '-pprof'; then HAVE_PPROF=1; fi
@@ -172,9 +196,11 @@ for n in $CLIENTS; do
 		cell "$s" "ws-$n" -clients "$n" -ramp "$(ramp "$n")" "${fanout[@]}"
 	done
 done
-for s in $SERVERS; do
-	cell "$s" poll10-1000 -clients 1000 -polling 0.1 -ramp 2s "${fanout[@]}"
-done
+if [ "$ONLY" != cluster ]; then
+	for s in $SERVERS; do
+		cell "$s" poll10-1000 -clients 1000 -polling 0.1 -ramp 2s "${fanout[@]}"
+	done
+fi
 
 if [ "${BENCH_SKIP_IDLE:-}" != 1 ]; then
 	idle=(-clients "$IDLE" -senders 0 -warmup 2s -duration 5s -ramp "$(ramp "$IDLE")" -connect-timeout 60s -drain 0s)
@@ -186,7 +212,7 @@ fi
 
 # A CPU profile of our server under the 1000-client load, in its own run so
 # the profiler's cost stays out of the measured cells.
-if [ "${BENCH_SKIP_PROFILE:-}" != 1 ] && [[ " $SERVERS " == *" ours "* ]]; then
+if [ "${BENCH_SKIP_PROFILE:-}" != 1 ] && [ "$ONLY" != cluster ] && [[ " $SERVERS " == *" ours "* ]]; then
 	if [ -n "$HAVE_PPROF" ]; then
 		port=$(free_port)
 		pport=$(free_port)
@@ -401,5 +427,11 @@ if [ "${BENCH_SKIP_MEMORY:-}" != 1 ] && [[ " $SERVERS " == *" ours "* ]]; then
 	fi
 fi
 
+. bench/cluster.sh
+
+if [ "$ONLY" = cluster ]; then
+	say "done"
+	exit 0
+fi
 "$WORK/report" build -raw "$RAW" -out "$OUT" -commit "$COMMIT"
 say "done: $OUT/results.md, $OUT/results.json, $OUT/chart.svg"

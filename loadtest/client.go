@@ -17,6 +17,7 @@ type client struct {
 	idx     int
 	board   int // index into run.boardNames
 	sender  int // sender index, or -1
+	node    int // index into cfg.bases: the URL it connects to
 	polling bool
 
 	tr        transport
@@ -239,6 +240,13 @@ func (c *client) onMove(arg []byte) {
 	if m.t >= r.winStart.Load() && m.t < r.winEnd.Load() {
 		c.st.delivered.Add(1)
 		r.latency.record(now - m.t)
+		if len(r.cfg.bases) > 1 {
+			if r.senderNode[k] == c.node {
+				r.latencySame.record(now - m.t)
+			} else {
+				r.latencyCross.record(now - m.t)
+			}
+		}
 	}
 }
 

@@ -17,13 +17,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // config is the parsed command line.
 type config struct {
-	base           *url.URL
+	base           *url.URL   // bases[0]
+	bases          []*url.URL // every -url: client k of each kind connects to bases[k % len]
 	clients        int
 	senders        int
 	rate           float64
@@ -37,7 +40,9 @@ type config struct {
 	board          string
 	boards         int
 	payload        int
-	pid            int
+	pid            int   // pids[0], or 0
+	pids           []int // -pid: the servers' processes, CPU and RSS summed
+	auxPids        []int // -aux-pid: other processes whose CPU is reported alone
 	metrics        bool
 	json           bool
 	strict         bool
@@ -91,7 +96,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		res.writeSummary(stdout)
 	}
 	if res.Connected == 0 {
-		fmt.Fprintf(stderr, "loadtest: no client could connect to %s: is the server running?\n", cfg.base)
+		fmt.Fprintf(stderr, "loadtest: no client could connect to %s: is the server running?\n", strings.Join(res.URLs, ", "))
 		return 1
 	}
 	if cfg.strict {
@@ -118,7 +123,7 @@ emit mousemove -rate times a second. Every client checks each moving event
 		fs.PrintDefaults()
 	}
 	var cfg config
-	rawURL := fs.String("url", "http://127.0.0.1:8080", "server `URL`; the socket.io endpoint is URL/socket.io/")
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "server `URL`s, comma-separated; the socket.io endpoint is URL/socket.io/. With several (the nodes of a cluster), senders and receivers are each dealt round-robin: the k-th sender and the k-th receiver connect to URL k mod n, so both split evenly; latency is split into same-node and cross-node deliveries")
 	fs.IntVar(&cfg.clients, "clients", 100, "connections to open")
 	fs.IntVar(&cfg.senders, "senders", 10, "connections that emit mousemove (spread evenly over the clients)")
 	fs.Float64Var(&cfg.rate, "rate", 20, "emits per second per sender (20 = the page's 50 ms throttle)")
@@ -132,29 +137,34 @@ emit mousemove -rate times a second. Every client checks each moving event
 	fs.StringVar(&cfg.board, "board", "", "board `name` to join (handshake query board=); with -boards, the name prefix")
 	fs.IntVar(&cfg.boards, "boards", 1, "spread the clients over this many boards")
 	fs.IntVar(&cfg.payload, "payload", 0, "extra `bytes` in each move (field p), relayed like any extra field")
-	fs.IntVar(&cfg.pid, "pid", 0, "`PID` of a local server process to sample for CPU and RSS")
-	fs.BoolVar(&cfg.metrics, "metrics", false, "read the server's /metrics (Prometheus text) when the window opens and closes; the result lists how its draw_ counters and histograms changed and its draw_ gauges at the end")
+	rawPIDs := fs.String("pid", "", "`PID`s (comma-separated) of local server processes to sample for CPU and RSS; several are summed and also listed one by one")
+	rawAux := fs.String("aux-pid", "", "`PID`s (comma-separated) of other local processes (say, redis-server) whose CPU over the window is reported apart from the servers'")
+	fs.BoolVar(&cfg.metrics, "metrics", false, "read the server's /metrics (Prometheus text) when the window opens and closes; the result lists how its draw_ counters and histograms changed and its draw_ gauges at the end. With several URLs every one is read: the result sums them and lists each node's too")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 on any failed connection, loss, reorder, duplicate, echo or wrong id")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a server that is not on this machine's loopback")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the tester's own CPU profile to `file`")
 	fs.StringVar(&cfg.memProfile, "memprofile", "", "write the tester's own heap profile to `file` at the end")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
-	u, err := url.Parse(*rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return cfg, fmt.Errorf("-url %q: want http://host:port or https://host:port", *rawURL)
+	if cfg.bases, err = parseURLs(*rawURL, cfg.allowRemote); err != nil {
+		return cfg, err
 	}
-	if !cfg.allowRemote && !isLoopback(u.Hostname()) {
-		return cfg, fmt.Errorf("-url %q is not a loopback address; load only servers you run, and pass -allow-remote if that one is yours", *rawURL)
+	cfg.base = cfg.bases[0]
+	if cfg.pids, err = parsePIDs("-pid", *rawPIDs); err != nil {
+		return cfg, err
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/socket.io/"
-	u.RawQuery, u.Fragment = "", ""
-	cfg.base = u
+	if len(cfg.pids) > 0 {
+		cfg.pid = cfg.pids[0]
+	}
+	if cfg.auxPids, err = parsePIDs("-aux-pid", *rawAux); err != nil {
+		return cfg, err
+	}
 
 	switch {
 	case cfg.clients < 1:
@@ -177,15 +187,59 @@ emit mousemove -rate times a second. Every client checks each moving event
 		return cfg, errors.New("-boards must be between 1 and -clients")
 	case cfg.payload < 0 || cfg.payload > 64<<10:
 		return cfg, errors.New("-payload must be between 0 and 65536 bytes")
-	case cfg.pid < 0:
-		return cfg, errors.New("-pid must be a process id")
 	}
-	if cfg.pid > 0 {
-		if _, err := procCPU(cfg.pid); err != nil {
-			return cfg, fmt.Errorf("-pid %d: %v", cfg.pid, err)
+	for _, pid := range append(slices.Clone(cfg.pids), cfg.auxPids...) {
+		if _, err := procCPU(pid); err != nil {
+			return cfg, fmt.Errorf("pid %d: %v", pid, err)
 		}
 	}
 	return cfg, nil
+}
+
+// parseURLs reads -url: one or more comma-separated http(s) URLs, each on
+// this machine's loopback unless allowRemote, none twice (a delivery is
+// cross-node when its sender's URL differs from its receiver's, so two
+// spellings of one node would count as two nodes only if written so).
+func parseURLs(raw string, allowRemote bool) ([]*url.URL, error) {
+	var out []*url.URL
+	seen := map[string]bool{}
+	for _, one := range strings.Split(raw, ",") {
+		one = strings.TrimSpace(one)
+		u, err := url.Parse(one)
+		if one == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-url %q: want http://host:port or https://host:port, comma-separated", one)
+		}
+		if !allowRemote && !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("-url %q is not a loopback address; load only servers you run, and pass -allow-remote if that one is yours", one)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/socket.io/"
+		u.RawQuery, u.Fragment = "", ""
+		if seen[u.String()] {
+			return nil, fmt.Errorf("-url %q is given twice", one)
+		}
+		seen[u.String()] = true
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// parsePIDs reads a comma-separated list of process ids; "" is none.
+func parsePIDs(flagName, raw string) ([]int, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, one := range strings.Split(raw, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(one))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%s %q: want process ids, comma-separated", flagName, raw)
+		}
+		if slices.Contains(out, pid) {
+			return nil, fmt.Errorf("%s %q: pid %d is given twice", flagName, raw, pid)
+		}
+		out = append(out, pid)
+	}
+	return out, nil
 }
 
 func writeHeapProfile(path string) error {

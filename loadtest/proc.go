@@ -101,3 +101,12 @@ func selfMaxRSS() int64 {
 	}
 	return ru.Maxrss
 }
+
+// procName is a process's command name (/proc/PID/comm), or "".
+func procName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}

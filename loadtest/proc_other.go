@@ -15,3 +15,4 @@ func procRSS(pid int) (int64, error)                        { return 0, errNoPro
 func machineBusy() (procs, kernel time.Duration, err error) { return 0, 0, errNoProc }
 func selfCPU() time.Duration                                { return 0 }
 func selfMaxRSS() int64                                     { return 0 }
+func procName(pid int) string                               { return "" }

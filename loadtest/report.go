@@ -10,15 +10,18 @@ import (
 
 // Result is what one run measured; -json prints it as is.
 type Result struct {
-	URL             string  `json:"url"`
-	Clients         int     `json:"clients"`
-	Senders         int     `json:"senders"`
-	Rate            float64 `json:"rate"`
-	PollingShare    float64 `json:"polling_share"`
-	Boards          int     `json:"boards"`
-	WarmupSeconds   float64 `json:"warmup_seconds"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	Interrupted     bool    `json:"interrupted,omitempty"`
+	URL string `json:"url"` // the first of URLs
+	// URLs are every -url, in order: with several, the k-th sender and the
+	// k-th receiver connected to URLs[k mod len(URLs)].
+	URLs            []string `json:"urls"`
+	Clients         int      `json:"clients"`
+	Senders         int      `json:"senders"`
+	Rate            float64  `json:"rate"`
+	PollingShare    float64  `json:"polling_share"`
+	Boards          int      `json:"boards"`
+	WarmupSeconds   float64  `json:"warmup_seconds"`
+	DurationSeconds float64  `json:"duration_seconds"`
+	Interrupted     bool     `json:"interrupted,omitempty"`
 
 	Connected        int     `json:"connected"`
 	Failed           int     `json:"failed"`
@@ -53,12 +56,25 @@ type Result struct {
 	OtherEvents       int64 `json:"other_events"`
 
 	Latency LatencyStats `json:"latency"`
-	Server  *ServerStats `json:"server,omitempty"`
+	// With several URLs, Latency split: a delivery is same-node when the
+	// sender connected to the receiver's URL, cross-node when not.
+	LatencySameNode  *LatencyStats `json:"latency_same_node,omitempty"`
+	LatencyCrossNode *LatencyStats `json:"latency_cross_node,omitempty"`
+	// Server is the -pid processes together: CPU and RSS summed, CPU per
+	// million deliveries over every delivery; Servers each one, in -pid
+	// order, when there are several.
+	Server  *ServerStats  `json:"server,omitempty"`
+	Servers []ServerStats `json:"servers,omitempty"`
+	// Aux is the CPU of each -aux-pid process over the window.
+	Aux []ProcessCPU `json:"aux,omitempty"`
 	// ServerMetrics (with -metrics) is how the server's draw_ metrics
 	// changed over the window: counters and histogram buckets, sums and
 	// counts as end − start, gauges as their value at the end. Keys are
 	// sample names with their labels, e.g. draw_store_commit_seconds_bucket{le="0.05"}.
-	ServerMetrics map[string]float64 `json:"server_metrics,omitempty"`
+	// With several URLs it is the sum over every node (gauges too: a
+	// queue's length summed), and ServerMetricsPerNode each node's.
+	ServerMetrics        map[string]float64 `json:"server_metrics,omitempty"`
+	ServerMetricsPerNode []NodeMetrics      `json:"server_metrics_per_node,omitempty"`
 	// ServerMetricsSeconds is the time between the two readings (divide
 	// by it for rates); ServerMetricsScrapeMs the slower reading's time,
 	// which bounds how uncertain that is.
@@ -74,6 +90,7 @@ type Result struct {
 	// OtherCPUSeconds the part neither the tester nor the -pid server used:
 	// load from elsewhere that makes the numbers less trustworthy.
 	// KernelCPUSeconds is interrupt, softirq and steal time in the window.
+	// (and none of the -aux-pid processes)
 	ProcessesCPUSeconds float64 `json:"processes_cpu_seconds"`
 	OtherCPUSeconds     float64 `json:"other_cpu_seconds"`
 	KernelCPUSeconds    float64 `json:"kernel_cpu_seconds"`
@@ -99,6 +116,7 @@ type LatencyStats struct {
 // once all are connected, at its peak during the window and at its end.
 type ServerStats struct {
 	PID                  int     `json:"pid"`
+	PIDs                 []int   `json:"pids,omitempty"` // when several are summed
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUSecondsPerMillion float64 `json:"cpu_seconds_per_million_deliveries"`
 	RSSBaselineKiB       int64   `json:"rss_baseline_kib"`
@@ -109,6 +127,20 @@ type ServerStats struct {
 	Error                string  `json:"error,omitempty"`
 }
 
+// ProcessCPU is the CPU time one -aux-pid process used in the window.
+type ProcessCPU struct {
+	PID        int     `json:"pid"`
+	Name       string  `json:"name,omitempty"` // from /proc/PID/comm
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// NodeMetrics is one node's part of ServerMetrics.
+type NodeMetrics struct {
+	URL     string             `json:"url"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
 // ErrorCount is one distinct error and how often it happened.
 type ErrorCount struct {
 	Message string `json:"message"`
@@ -116,8 +148,13 @@ type ErrorCount struct {
 }
 
 func newResult(cfg config) *Result {
+	var urls []string
+	for _, u := range cfg.bases {
+		urls = append(urls, resultURL(u))
+	}
 	return &Result{
-		URL:             strings.TrimSuffix(cfg.base.String(), "/socket.io/"),
+		URL:             urls[0],
+		URLs:            urls,
 		Clients:         cfg.clients,
 		Senders:         cfg.senders,
 		Rate:            cfg.rate,
@@ -154,7 +191,7 @@ func (r *Result) problems() []string {
 // writeSummary prints the result for a person.
 func (r *Result) writeSummary(w io.Writer) {
 	fmt.Fprintf(w, "load test of %s: %d clients (%.0f%% polling) on %d board(s), %d senders × %g/s, %gs window after %gs warm-up\n",
-		r.URL, r.Clients, 100*r.PollingShare, r.Boards, r.Senders, r.Rate, r.DurationSeconds, r.WarmupSeconds)
+		strings.Join(r.URLs, ", "), r.Clients, 100*r.PollingShare, r.Boards, r.Senders, r.Rate, r.DurationSeconds, r.WarmupSeconds)
 	if r.Interrupted {
 		fmt.Fprintf(w, "  INTERRUPTED after %.1fs of the window\n", r.WindowSeconds)
 	}
@@ -169,6 +206,15 @@ func (r *Result) writeSummary(w io.Writer) {
 	l := r.Latency
 	fmt.Fprintf(w, "  latency      p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d samples)\n",
 		l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.Samples)
+	for _, x := range []struct {
+		what string
+		l    *LatencyStats
+	}{{"same node", r.LatencySameNode}, {"cross node", r.LatencyCrossNode}} {
+		if x.l != nil {
+			fmt.Fprintf(w, "    %-10s p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d samples)\n",
+				x.what, x.l.P50Ms, x.l.P90Ms, x.l.P99Ms, x.l.P999Ms, x.l.MaxMs, x.l.Samples)
+		}
+	}
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "  server       pid %d: %.2f CPU-s in the window (%.2f per million deliveries); RSS %s baseline, %s connected, %s peak, %s end",
 			s.PID, s.CPUSeconds, s.CPUSecondsPerMillion, kib(s.RSSBaselineKiB), kib(s.RSSConnectedKiB), kib(s.RSSPeakKiB), kib(s.RSSEndKiB))
@@ -179,11 +225,27 @@ func (r *Result) writeSummary(w io.Writer) {
 		if s.Error != "" {
 			fmt.Fprintf(w, "               sampling error: %s\n", s.Error)
 		}
+		for _, one := range r.Servers {
+			fmt.Fprintf(w, "    pid %-7d %.2f CPU-s (%.2f per million deliveries), RSS %s peak\n",
+				one.PID, one.CPUSeconds, one.CPUSecondsPerMillion, kib(one.RSSPeakKiB))
+		}
+	}
+	for _, a := range r.Aux {
+		if a.Error != "" {
+			fmt.Fprintf(w, "  aux          pid %d (%s): %s\n", a.PID, a.Name, a.Error)
+		} else {
+			fmt.Fprintf(w, "  aux          pid %d (%s): %.2f CPU-s in the window\n", a.PID, a.Name, a.CPUSeconds)
+		}
 	}
 	if m := r.ServerMetrics; m != nil {
 		fmt.Fprintf(w, "  metrics      %d samples over %.2fs (scrape took up to %.0f ms): %.0f ops stored, %.0f commits (p99 %.1f ms), %.0f deliveries counted by the server\n",
 			len(m), r.ServerMetricsSeconds, r.ServerMetricsScrapeMs, m["draw_store_ops_total"], m["draw_store_commit_seconds_count"],
 			1000*HistogramQuantile(m, "draw_store_commit_seconds", 0.99), m["draw_deliveries_total"])
+		if len(r.ServerMetricsPerNode) > 0 {
+			fmt.Fprintf(w, "               cluster: %.0f batches published, %.0f cross-node deliveries, %.0f records dropped, %.0f gaps, %.0f queued at the end\n",
+				m["draw_cluster_batches_published_total"], m["draw_cluster_deliveries_total"], m["draw_cluster_dropped_total"],
+				m["draw_cluster_gaps_total"], m["draw_cluster_queue"])
+		}
 	}
 	if r.ServerMetricsError != "" {
 		fmt.Fprintf(w, "  metrics      not read: %s\n", r.ServerMetricsError)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"sort"
 	"strings"
@@ -27,6 +28,7 @@ type run struct {
 	boardNames  []string
 	clients     []*client
 	senderBoard []int                    // board of each sender index
+	senderNode  []int                    // index into cfg.bases of each sender
 	senderIDs   []atomic.Pointer[[]byte] // socket id of each sender, once connected
 
 	// The measurement window in unix µs: moves stamped inside it are the
@@ -38,6 +40,9 @@ type run struct {
 	connectedN     atomic.Int64
 	phase          atomic.Value // string, for the progress line
 	latency        histogram    // µs
+	// With several URLs, the same latencies split by whether the sender's
+	// URL is the receiver's (same node) or not (cross node).
+	latencySame, latencyCross histogram
 
 	errMu  sync.Mutex
 	errors map[string]int
@@ -74,6 +79,7 @@ func newRun(cfg config) *run {
 	}
 	r.senderIDs = make([]atomic.Pointer[[]byte], cfg.senders)
 	r.senderBoard = make([]int, cfg.senders)
+	r.senderNode = make([]int, cfg.senders)
 	k, j, nPolling := 0, 0, 0 // sender and non-sender ordinals
 	for i := 0; i < cfg.clients; i++ {
 		c := &client{run: r, idx: i, sender: -1}
@@ -81,13 +87,20 @@ func newRun(cfg config) *run {
 		// clients, so every board gets its share of senders. The polling
 		// share applies to senders and receivers alike.
 		c.board = i * len(r.boardNames) / cfg.clients
+		// With several URLs, senders and receivers are each dealt
+		// round-robin, so both split evenly over the nodes (senders are
+		// every clients/senders-th client: dealing all clients by index
+		// would put every sender on one node whenever that is even).
 		if (i*cfg.senders)%cfg.clients < cfg.senders {
 			c.sender = k
 			r.senderBoard[k] = c.board
 			c.polling = crosses(k, cfg.polling)
+			c.node = k % len(cfg.bases)
+			r.senderNode[k] = c.node
 			k++
 		} else {
 			c.polling = crosses(j, cfg.polling)
+			c.node = j % len(cfg.bases)
 			j++
 		}
 		if c.polling {
@@ -118,7 +131,7 @@ func crosses(i int, share float64) bool {
 
 // endpoint is the Engine.IO URL a client opens.
 func (r *run) endpoint(c *client) string {
-	u := *r.cfg.base
+	u := *r.cfg.bases[c.node]
 	if c.polling {
 		u.RawQuery = "EIO=4&transport=polling"
 	} else {
@@ -146,20 +159,38 @@ type scrape struct {
 	err     error
 }
 
-func (r *run) scrape(ctx context.Context) scrape {
+func (r *run) scrape(ctx context.Context, node int) scrape {
 	start := time.Now()
-	s, k, err := scrapeMetrics(ctx, r.httpClient, r.metricsURL(), metricsPrefixes)
+	s, k, err := scrapeMetrics(ctx, r.httpClient, metricsURL(r.cfg.bases[node]), metricsPrefixes)
 	took := time.Since(start)
+	if err != nil && len(r.cfg.bases) > 1 {
+		err = fmt.Errorf("%s: %w", resultURL(r.cfg.bases[node]), err)
+	}
 	return scrape{samples: s, kinds: k, at: start.Add(took / 2), took: took, err: err}
 }
 
-// metricsURL is the server's /metrics beside its socket.io endpoint.
-func (r *run) metricsURL() string {
-	u := *r.cfg.base
+// scrapeAll reads every node's metrics at once.
+func (r *run) scrapeAll(ctx context.Context) []scrape {
+	out := make([]scrape, len(r.cfg.bases))
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i] = r.scrape(ctx, i) }()
+	}
+	wg.Wait()
+	return out
+}
+
+// metricsURL is a server's /metrics beside its socket.io endpoint.
+func metricsURL(base *url.URL) string {
+	u := *base
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/socket.io") + "/metrics"
 	u.RawQuery = ""
 	return u.String()
 }
+
+// resultURL is a -url as the result shows it, without /socket.io/.
+func resultURL(base *url.URL) string { return strings.TrimSuffix(base.String(), "/socket.io/") }
 
 func (r *run) setSenderID(k int, id []byte) { r.senderIDs[k].Store(&id) }
 
@@ -243,10 +274,17 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	cfg := r.cfg
 	res := newResult(cfg)
 	var srv *serverSampler
-	if cfg.pid > 0 {
-		srv = startServerSampler(cfg.pid)
+	if len(cfg.pids) > 0 {
+		srv = startServerSampler(cfg.pids)
 		defer srv.stop()
-		res.Server = &ServerStats{PID: cfg.pid, RSSBaselineKiB: srv.rss()}
+		res.Server = &ServerStats{PID: cfg.pids[0], RSSBaselineKiB: srv.rss()}
+		if len(cfg.pids) > 1 {
+			res.Server.PIDs = cfg.pids
+			res.Servers = make([]ServerStats, len(cfg.pids))
+			for i, pid := range cfg.pids {
+				res.Servers[i] = ServerStats{PID: pid, RSSBaselineKiB: srv.rssOf(i)}
+			}
+		}
 	}
 	r.phase.Store("connect")
 	stopProgress := r.startProgress(progress)
@@ -259,6 +297,9 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	res.Failed = cfg.clients - len(connected)
 	if srv != nil {
 		res.Server.RSSConnectedKiB = srv.rss()
+		for i := range res.Servers {
+			res.Servers[i].RSSConnectedKiB = srv.rssOf(i)
+		}
 	}
 
 	members := make([]int, len(r.boardNames))
@@ -295,18 +336,24 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	r.phase.Store("measure")
 	procs0, kernel0, busyErr := machineBusy()
 	cpu0 := selfCPU()
-	var srvCPU0 time.Duration
+	srvCPU0 := make([]time.Duration, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		srvCPU0[i], _ = procCPU(pid)
+	}
 	if srv != nil {
-		srvCPU0, _ = procCPU(cfg.pid)
 		srv.resetPeak()
+	}
+	auxCPU0 := make([]time.Duration, len(cfg.auxPids))
+	for i, pid := range cfg.auxPids {
+		auxCPU0[i], _ = procCPU(pid)
 	}
 	measured := time.Now()
 	// The first scrape runs beside the window: a saturated server may take
 	// seconds to answer, and the window must not wait for it.
-	var first chan scrape
+	var first chan []scrape
 	if cfg.metrics {
-		first = make(chan scrape, 1)
-		go func() { first <- r.scrape(ctx) }()
+		first = make(chan []scrape, 1)
+		go func() { first <- r.scrapeAll(ctx) }()
 	}
 	sleepUntil(ctx, winEnd)
 	if ctx.Err() != nil {
@@ -320,27 +367,38 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 		res.KernelCPUSeconds = (kernel1 - kernel0).Seconds()
 	}
 	if srv != nil {
-		if cpu1, err := procCPU(cfg.pid); err != nil {
-			res.Server.Error = "the server process is gone: " + err.Error()
-		} else {
-			res.Server.CPUSeconds = (cpu1 - srvCPU0).Seconds()
+		for i, pid := range cfg.pids {
+			cpu1, err := procCPU(pid)
+			if err != nil {
+				res.Server.Error = fmt.Sprintf("the server process %d is gone: %v", pid, err)
+				if res.Servers != nil {
+					res.Servers[i].Error = res.Server.Error
+				}
+				continue
+			}
+			res.Server.CPUSeconds += (cpu1 - srvCPU0[i]).Seconds()
+			if res.Servers != nil {
+				res.Servers[i].CPUSeconds = (cpu1 - srvCPU0[i]).Seconds()
+			}
 		}
 		res.Server.RSSEndKiB = srv.rss()
 		res.Server.RSSPeakKiB = srv.peak()
+		for i := range res.Servers {
+			res.Servers[i].RSSEndKiB = srv.rssOf(i)
+			res.Servers[i].RSSPeakKiB = srv.peakOf(i)
+		}
+	}
+	for i, pid := range cfg.auxPids {
+		a := ProcessCPU{PID: pid, Name: procName(pid)}
+		if cpu1, err := procCPU(pid); err != nil {
+			a.Error = err.Error()
+		} else {
+			a.CPUSeconds = (cpu1 - auxCPU0[i]).Seconds()
+		}
+		res.Aux = append(res.Aux, a)
 	}
 	if cfg.metrics {
-		s0 := <-first
-		s1 := s0
-		if s0.err == nil {
-			s1 = r.scrape(ctx)
-		}
-		if s1.err != nil {
-			res.ServerMetricsError = s1.err.Error()
-		} else {
-			res.ServerMetrics = metricsChange(s0.samples, s1.samples, s1.kinds)
-			res.ServerMetricsSeconds = s1.at.Sub(s0.at).Seconds()
-			res.ServerMetricsScrapeMs = 1000 * max(s0.took, s1.took).Seconds()
-		}
+		r.fillMetrics(ctx, res, <-first)
 	}
 	close(stop)
 	waitTimeout(&sendersWG, writeWait+time.Second)
@@ -367,6 +425,45 @@ func (r *run) execute(ctx context.Context, progress io.Writer) *Result {
 	r.stopping.Store(true)
 	r.closeAll(connected)
 	return res
+}
+
+// fillMetrics reads every node's metrics again at the window's end and puts
+// the change since s0 into res: summed over the nodes, and per node when
+// there are several.
+func (r *run) fillMetrics(ctx context.Context, res *Result, s0 []scrape) {
+	for _, s := range s0 {
+		if s.err != nil {
+			res.ServerMetricsError = s.err.Error()
+			return
+		}
+	}
+	s1 := r.scrapeAll(ctx)
+	for _, s := range s1 {
+		if s.err != nil {
+			res.ServerMetricsError = s.err.Error()
+			return
+		}
+	}
+	var spans []float64
+	for i := range s1 {
+		ch := metricsChange(s0[i].samples, s1[i].samples, s1[i].kinds)
+		if len(s1) > 1 {
+			res.ServerMetricsPerNode = append(res.ServerMetricsPerNode, NodeMetrics{URL: resultURL(r.cfg.bases[i]), Metrics: ch})
+		}
+		if res.ServerMetrics == nil {
+			res.ServerMetrics = map[string]float64{}
+		}
+		for k, v := range ch {
+			res.ServerMetrics[k] += v
+		}
+		spans = append(spans, s1[i].at.Sub(s0[i].at).Seconds())
+		res.ServerMetricsScrapeMs = max(res.ServerMetricsScrapeMs, 1000*max(s0[i].took, s1[i].took).Seconds())
+	}
+	var sum float64
+	for _, v := range spans {
+		sum += v
+	}
+	res.ServerMetricsSeconds = sum / float64(len(spans))
 }
 
 // sum adds one counter over every client.
@@ -449,26 +546,32 @@ func (r *run) fill(res *Result, connected []*client, expected int64, window time
 		res.DeliveriesPerSecond = float64(res.Received) / s
 		res.TesterCPUCores = res.TesterCPUSeconds / s
 	}
-	h := &r.latency
-	res.Latency = LatencyStats{
-		Samples: h.count(),
-		MeanMs:  h.mean() / 1000,
-		P50Ms:   float64(h.quantile(0.50)) / 1000,
-		P90Ms:   float64(h.quantile(0.90)) / 1000,
-		P99Ms:   float64(h.quantile(0.99)) / 1000,
-		P999Ms:  float64(h.quantile(0.999)) / 1000,
-		MaxMs:   float64(h.maxValue()) / 1000,
+	res.Latency = latencyStats(&r.latency)
+	if len(r.cfg.bases) > 1 {
+		same, cross := latencyStats(&r.latencySame), latencyStats(&r.latencyCross)
+		res.LatencySameNode, res.LatencyCrossNode = &same, &cross
 	}
 	if res.Server != nil && res.Received > 0 {
 		res.Server.CPUSecondsPerMillion = res.Server.CPUSeconds / float64(res.Received) * 1e6
+		for i := range res.Servers {
+			res.Servers[i].CPUSecondsPerMillion = res.Servers[i].CPUSeconds / float64(res.Received) * 1e6
+		}
 	}
 	if res.Server != nil && res.Connected > 0 && res.Server.RSSBaselineKiB > 0 {
 		res.Server.RSSPerConnectionKiB = float64(res.Server.RSSEndKiB-res.Server.RSSBaselineKiB) / float64(res.Connected)
+	}
+	for i := range res.Servers {
+		if n := connectedTo(connected, i); n > 0 && res.Servers[i].RSSBaselineKiB > 0 {
+			res.Servers[i].RSSPerConnectionKiB = float64(res.Servers[i].RSSEndKiB-res.Servers[i].RSSBaselineKiB) / float64(n)
+		}
 	}
 	if res.ProcessesCPUSeconds > 0 {
 		other := res.ProcessesCPUSeconds - res.TesterCPUSeconds
 		if res.Server != nil {
 			other -= res.Server.CPUSeconds
+		}
+		for _, a := range res.Aux {
+			other -= a.CPUSeconds
 		}
 		res.OtherCPUSeconds = max(other, 0)
 	}
@@ -482,20 +585,49 @@ func (r *run) fill(res *Result, connected []*client, expected int64, window time
 	sort.Slice(res.Errors, func(i, j int) bool { return res.Errors[i].Count > res.Errors[j].Count })
 }
 
-// serverSampler polls a local server's RSS to catch its peak.
+// latencyStats summarises a histogram of µs in ms.
+func latencyStats(h *histogram) LatencyStats {
+	return LatencyStats{
+		Samples: h.count(),
+		MeanMs:  h.mean() / 1000,
+		P50Ms:   float64(h.quantile(0.50)) / 1000,
+		P90Ms:   float64(h.quantile(0.90)) / 1000,
+		P99Ms:   float64(h.quantile(0.99)) / 1000,
+		P999Ms:  float64(h.quantile(0.999)) / 1000,
+		MaxMs:   float64(h.maxValue()) / 1000,
+	}
+}
+
+// connectedTo counts the connected clients of URL node. With several
+// -pid and several -url, the i-th pid is taken to serve the i-th URL.
+func connectedTo(cs []*client, node int) int {
+	n := 0
+	for _, c := range cs {
+		if c.node == node {
+			n++
+		}
+	}
+	return n
+}
+
+// serverSampler polls local servers' RSS to catch the peak of their sum
+// and of each.
 type serverSampler struct {
-	pid     int
-	last    atomic.Int64
-	max     atomic.Int64
+	pids    []int
+	mu      sync.Mutex
+	last    []int64 // per pid
+	max     []int64 // per pid
+	sumLast int64
+	sumMax  int64
 	done    chan struct{}
 	stopped sync.Once
 }
 
-// sampleEvery is how often the server's RSS is read.
+// sampleEvery is how often the servers' RSS is read.
 const sampleEvery = 200 * time.Millisecond
 
-func startServerSampler(pid int) *serverSampler {
-	s := &serverSampler{pid: pid, done: make(chan struct{})}
+func startServerSampler(pids []int) *serverSampler {
+	s := &serverSampler{pids: pids, last: make([]int64, len(pids)), max: make([]int64, len(pids)), done: make(chan struct{})}
 	s.sample()
 	go func() {
 		t := time.NewTicker(sampleEvery)
@@ -513,20 +645,42 @@ func startServerSampler(pid int) *serverSampler {
 }
 
 func (s *serverSampler) sample() {
-	v, err := procRSS(s.pid)
-	if err != nil {
-		return
-	}
-	s.last.Store(v)
-	for {
-		m := s.max.Load()
-		if v <= m || s.max.CompareAndSwap(m, v) {
-			return
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sum int64
+	for i, pid := range s.pids {
+		if v, err := procRSS(pid); err == nil {
+			s.last[i] = v
+			s.max[i] = max(s.max[i], v)
 		}
+		sum += s.last[i]
 	}
+	s.sumLast = sum
+	s.sumMax = max(s.sumMax, sum)
 }
 
-func (s *serverSampler) rss() int64  { s.sample(); return s.last.Load() }
-func (s *serverSampler) peak() int64 { return s.max.Load() }
-func (s *serverSampler) resetPeak()  { s.max.Store(s.rss()) }
-func (s *serverSampler) stop()       { s.stopped.Do(func() { close(s.done) }) }
+func (s *serverSampler) rss() int64 { s.sample(); s.mu.Lock(); defer s.mu.Unlock(); return s.sumLast }
+func (s *serverSampler) peak() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sumMax
+}
+func (s *serverSampler) rssOf(i int) int64 {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[i]
+}
+func (s *serverSampler) peakOf(i int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max[i]
+}
+func (s *serverSampler) resetPeak() {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sumMax = s.sumLast
+	copy(s.max, s.last)
+}
+func (s *serverSampler) stop() { s.stopped.Do(func() { close(s.done) }) }

@@ -5,6 +5,7 @@
 //	report check FILE               exit 1 if the run lost connections
 //	report quiet FILE SECONDS       exit 1 if other processes used more CPU-s than that in its window
 //	report build -raw DIR -out DIR  the table, the JSON and the chart
+//	report cluster -raw DIR -out DIR  several nodes: cluster.md and cluster.json
 package main
 
 import (
@@ -149,6 +150,13 @@ func main() {
 		commit := fs.String("commit", "", "the commit the measured server was built from (default: git describe now)")
 		fs.Parse(os.Args[2:])
 		err = build(*raw, *out, *commit)
+	case "cluster":
+		fs := flag.NewFlagSet("cluster", flag.ExitOnError)
+		raw := fs.String("raw", "bench/results/raw/cluster", "directory of the cluster cells' raw results")
+		out := fs.String("out", "bench/results", "directory for cluster.json and cluster.md")
+		commit := fs.String("commit", "", "the commit the measured server was built from (default: git describe now)")
+		fs.Parse(os.Args[2:])
+		err = buildCluster(*raw, *out, *commit)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
