@@ -82,7 +82,15 @@ func (s *Server) apiRoutes() {
 	wrap := func(perBoard bool, h apiHandler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			who, status, err := s.apiCaller(r)
+			if err != nil && !limits.allow("failed:"+hostOf(r.RemoteAddr), time.Now()) {
+				// Guessing keys costs the guesser the same rate as using one.
+				w.Header().Set("Retry-After", "1")
+				apiError(w, http.StatusTooManyRequests, fmt.Sprintf("too many requests: at most %d a second per caller", apiRate))
+				return
+			}
 			if err != nil {
+				// RFC 9110: a 401 must name the scheme that would work.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="draw"`)
 				apiError(w, status, err.Error())
 				return
 			}
@@ -124,8 +132,11 @@ func (s *Server) apiRoutes() {
 // apiCaller authenticates a request: Authorization: Bearer <key or token>,
 // or ?access_token= (browsers' EventSource cannot set headers).
 func (s *Server) apiCaller(r *http.Request) (caller, int, error) {
-	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive (RFC 9110): "bearer KEY" is the key.
+	cred := r.Header.Get("Authorization")
+	if len(cred) > 7 && strings.EqualFold(cred[:7], "Bearer ") {
+		cred = cred[7:]
+	} else {
 		cred = r.URL.Query().Get("access_token")
 	}
 	cred = strings.TrimSpace(cred)
@@ -168,6 +179,9 @@ func apiDecode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("there is more after the JSON object: send exactly one")
+	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -266,8 +280,9 @@ func (s *Server) apiDetails(w http.ResponseWriter, r *http.Request, who caller, 
 		return
 	}
 	segs, strokes := int64(st.sinceClear()), 0
-	for _, a := range st.actions {
-		if !a.clear {
+	// Strokes on the board now, like segments: not cleared away or undone.
+	for id, a := range st.actions {
+		if !a.clear && st.visible(a.seq, id) {
 			strokes++
 		}
 	}
@@ -296,20 +311,32 @@ func (s *Server) apiWrite(ctx context.Context, board string, who caller, ops []O
 	}
 	done := make(chan writeResult, 1)
 	owner := who.key || (who.grant != nil && who.grant.Role == RoleOwner)
-	if !s.history.enqueue(&writeReq{log: b.log, event: "api", ops: ops, owner: owner, answer: func(r writeResult) { done <- r }}) {
+	subject := ""
+	if who.grant != nil {
+		subject = who.grant.Subject
+	}
+	if !s.history.enqueue(&writeReq{log: b.log, event: "api", ops: ops, owner: owner, subject: subject, answer: func(r writeResult) { done <- r }}) {
 		return writeResult{}, http.StatusServiceUnavailable, errors.New("server busy: try again in a moment")
 	}
 	ctx, cancel := context.WithTimeout(ctx, apiWait)
 	defer cancel()
 	select {
 	case res := <-done:
+		var why string
+		if len(res.Refused) > 0 {
+			why = res.Refused[0]
+			if len(res.Seqs) > 0 {
+				// Part of the request went in: say so, or a retry stores it twice.
+				why += fmt.Sprintf(" (%d of the %d were stored all the same, as seqs %v)", len(res.Seqs), len(ops), res.Seqs)
+			}
+		}
 		switch {
 		case res.Err != nil:
 			return res, http.StatusServiceUnavailable, fmt.Errorf("not saved: %v", res.Err)
 		case len(res.Refused) > 0 && strings.Contains(res.Refused[0], "locked"):
-			return res, http.StatusForbidden, errors.New(res.Refused[0])
+			return res, http.StatusForbidden, errors.New(why)
 		case len(res.Refused) > 0:
-			return res, http.StatusConflict, errors.New(res.Refused[0])
+			return res, http.StatusConflict, errors.New(why)
 		}
 		return res, 0, nil
 	case <-ctx.Done():

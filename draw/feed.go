@@ -207,9 +207,11 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 }
 
 func feedSince(r *http.Request) (int64, error) {
-	v := r.Header.Get("Last-Event-ID")
-	if q := r.URL.Query().Get("since"); q != "" {
-		v = q
+	// Last-Event-ID wins: EventSource sends it when it reconnects to the
+	// same URL, whose ?since= is where the reader started, not where it got.
+	v := r.URL.Query().Get("since")
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		v = h
 	}
 	if v == "" {
 		return 0, nil

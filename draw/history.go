@@ -39,11 +39,12 @@ type history struct {
 // done set and no log) a barrier the writer closes once everything queued
 // before it is stored.
 type writeReq struct {
-	log   *boardLog
-	from  *client // tell it when refused; nil for recorded classic moves
-	event string  // what the sender sent, for refusals
-	ops   []OpFields
-	owner bool // the sender has the owner's rights by token or API key
+	log     *boardLog
+	from    *client // tell it when refused; nil for recorded classic moves
+	event   string  // what the sender sent, for refusals
+	ops     []OpFields
+	owner   bool   // the sender has the owner's rights by token or API key
+	subject string // an API caller's token subject, for webhooks
 	// answer, if set, is told how the request ended (the HTTP API waits).
 	answer func(writeResult)
 	done   chan struct{}
@@ -595,6 +596,8 @@ func (h *history) publish(ops []Op, meta []pending) {
 				e := Event{Type: kind, Board: l.name, Time: ops[j].Time, Name: m.fields.Name}
 				if m.from != nil {
 					e.ID, e.Subject = m.from.id, m.from.subject()
+				} else {
+					e.Subject = m.req.subject
 				}
 				h.srv.notify(e)
 			}
