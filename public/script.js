@@ -21,6 +21,13 @@
 //              ops without seq are live but not yet saved (they come again with one)
 //   we receive storage {saving, reason}, rejected {event, reason, dropped}
 //
+// Owners and locks (a board made with "New board" has an owner; others have none):
+//   we emit    claim {}    after `synced` with head 0 and no owner, on the page "New board" opened (?new)
+//   we emit    lock {} / unlock {}   owner only
+//   we receive ops  {type: own|lock|unlock, author}   in the log like strokes (replay ignores them);
+//              synced also says {owner, locked, role}, the state at its head
+//   While locked only the owner draws: the others' pages hide the pen and ignore pointer drawing.
+//
 // Presence (optional, old servers do not send it): hello, presence, joined, clientdisconnect.
 "use strict";
 
@@ -105,14 +112,45 @@
   $("board-name").textContent = board || "Default board";
   document.title = (board ? board : "Default board") + " · Draw together";
 
+  // ---------- this board's own secret ----------
+
+  // A board made with "New board" gets a secret of its own, kept per board,
+  // so that its owner link hands over this board only (not our strokes on
+  // every other board). An owner link (#owner=<secret>) brings that secret to
+  // another browser, which then is the owner there too.
+  const SECRET_RE = /^[A-Za-z0-9_-]{16,64}$/;
+  const ownerKey = "draw.owner:" + (board || "/");
+  const ownerFragment = /^#owner=([A-Za-z0-9_-]{16,64})$/.exec(location.hash);
+  // ?new: this page was opened by "New board" and claims the board if it is still new and empty.
+  // The ?new stays in the address bar until the claim is settled, so a reload claims too.
+  let wantClaim = board !== "" && new URLSearchParams(location.search).has("new") && !ownerFragment;
+  let boardSecret = SECRET_RE.test(store.get(ownerKey) || "") ? store.get(ownerKey) : "";
+  if (ownerFragment) boardSecret = ownerFragment[1];
+  else if (wantClaim && !boardSecret) boardSecret = randomId(32);
+  if (boardSecret) {
+    me.secret = boardSecret;
+    store.set(ownerKey, boardSecret);
+  }
+  // The secret must not stay in the address bar (nor in a link copied from it).
+  if (ownerFragment) history.replaceState(history.state, "", location.pathname + location.search);
+
+  function claimSettled() {
+    if (!wantClaim) return;
+    wantClaim = false;
+    history.replaceState(history.state, "", location.pathname);
+  }
+
   // ---------- the log ----------
 
   // A Log holds the committed ops of a board, applied in seq order, in the
   // form rendering needs: the stroke pieces, which actions (strokes and
-  // clears) are undone, and the clears. The live board and a replay each have one.
+  // clears) are undone, and the clears; and who owns the board and whether it
+  // is locked (which never changes the picture). The live board and a replay each have one.
   class Log {
     constructor() {
       this.have = 0;             // every op up to this seq is applied
+      this.owner = "";           // author id of the board's owner, "" for nobody's board
+      this.locked = false;       // only the owner draws
       this.pieces = [];          // committed pieces, seq order
       this.keys = new Set();     // "stroke/i" of those pieces
       this.actions = new Map();  // action id -> {kind: "stroke"|"clear", author, seq}, by first seq
@@ -165,6 +203,14 @@
           if (previous && !this.undone.has(previous.stroke)) this.forgetBefore(previous.seq);
           return "state";
         }
+        // Ownership ops: nothing to draw ("" keeps replays and redraws out of it).
+        case "own":
+          if (!this.owner) this.owner = op.author;
+          return "";
+        case "lock":
+        case "unlock":
+          this.locked = op.type === "lock";
+          return "";
       }
       return "";
     }
@@ -197,6 +243,8 @@
       type: o.type, seq, time: Number(o.time) || 0, stroke: typeof o.stroke === "string" ? o.stroke : "",
       author: typeof o.author === "string" ? o.author : "",
     };
+    // Ownership counts once committed: an unsaved one is taken back by the server.
+    if (o.type === "own" || o.type === "lock" || o.type === "unlock") return seq ? { ...base, stroke: "" } : null;
     if (base.stroke) {
       switch (o.type) {
         case "stroke":
@@ -390,6 +438,14 @@
   function applyCommitted(op, announce) {
     const key = op.type === "stroke" ? op.stroke + "/" + op.i : "";
     const change = live.apply(op);
+    if (op.type === "own" || op.type === "lock" || op.type === "unlock") {
+      if (op.type === "own") {
+        claimSettled(); // ours, or someone was quicker
+        if (announce && isMine(op)) notice("You own this board: Lock lets only you draw; the owner link makes another device an owner");
+      }
+      showAccess();
+      return;
+    }
     if (op.type === "stroke") {
       const mine = pendingKeys.get(key);
       if (mine) { // our piece is saved: it is no longer pending
@@ -452,6 +508,9 @@
   let catchUps = 0;         // completed catch-ups (the first one, after loading, is not news)
   let early = [];           // committed ops that came while fetching or after a gap
   let syncedHead = 0;       // the head `synced` reported
+  // What `synced` said of the board's owner and lock (at its head) and what
+  // this socket may do; the page goes by it until the log is caught up.
+  let syncedAccess = { owner: "", locked: false, role: "draw" };
   let saving = true;
   let savingReason = "";
 
@@ -528,7 +587,11 @@
         // is jumped over after two fetches that brought nothing.
         const jump = idle >= 2;
         const gap = drainEarly(jump);
-        if (jump && live.have < syncedHead) live.have = syncedHead;
+        if (jump && live.have < syncedHead) {
+          live.have = syncedHead;
+          live.owner ||= syncedAccess.owner; // what we jumped over may have changed them
+          live.locked = syncedAccess.locked;
+        }
         if (!gap && live.have >= syncedHead) break;
       }
       fetching = false;
@@ -542,6 +605,7 @@
   function caughtUpNow() {
     caughtUp = true;
     catchUps++;
+    showAccess(); // from the log from now on
     flushRequests();
     pumpDraw();
     updateEditButtons();
@@ -606,6 +670,15 @@
     savingReason = saving ? "" : String(d.reason || "the server cannot save right now");
     synced = true;
     syncedHead = head;
+    syncedAccess = {
+      owner: typeof d.owner === "string" ? d.owner : "",
+      locked: d.locked === true,
+      role: d.role === "owner" || d.role === "view" ? d.role : "draw",
+    };
+    if (wantClaim) {
+      if (head === 0 && !syncedAccess.owner) socket.emit("claim", {}); // answered by an `own` op
+      else claimSettled(); // not new any more: it stays as it is
+    }
     if (head < live.have) {
       // The board was deleted (or the server forgot it): start over from
       // nothing; our pending pieces are kept and sent again.
@@ -616,6 +689,7 @@
     }
     if (head > live.have || drainEarly(false)) catchUp();
     else caughtUpNow();
+    showAccess();
     updateEditButtons();
     updateSaveState();
   });
@@ -767,6 +841,7 @@
     if (active || !e.isPrimary) return;
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
+    if (!mayDraw()) return; // locked: watching only, not even local ink
     if (replay || replayLoading) stopReplay();
     canvas.setPointerCapture?.(e.pointerId);
     const p = toBoard(e);
@@ -886,7 +961,7 @@
     if (r && live.actions.has(id) && live.undone.has(id) === r.undone) requests.delete(id);
   }
 
-  const canEdit = () => synced && caughtUp && !replay;
+  const canEdit = () => synced && caughtUp && !replay && mayDraw();
 
   function undo() {
     if (!canEdit() || active) return;
@@ -931,6 +1006,7 @@
       notice("Not connected: the board cannot be cleared right now", true);
       return;
     }
+    if (!mayDraw()) return;
     if (!confirm("Clear the board for everyone?")) return;
     const id = randomId(12);
     localActions.push(id);
@@ -1295,6 +1371,7 @@
       const gen = connGen;
       setTimeout(() => { if (gen === connGen && socket.connected && !synced) sendSync(); }, 5000);
     }
+    if (what === "claim") claimSettled(); // the board stays nobody's
     if (what === "undo" || what === "redo") { // the request is off: show the log's state again
       for (const [id, q] of requests) if (q.sentOn === connGen) requests.delete(id);
       updateEditButtons();
@@ -1407,30 +1484,133 @@
   nameInput.addEventListener("change", setName);
   nameInput.addEventListener("keydown", (e) => { if (e.key === "Enter") nameInput.blur(); });
 
+  // copyText copies text to the clipboard; without the clipboard API (plain
+  // http, old browser) it shows it selected in field for the user to copy.
+  async function copyText(text, field) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      field.hidden = false;
+      field.value = text;
+      field.focus();
+      field.select();
+      try { return document.execCommand("copy"); } catch { return false; /* not supported */ }
+    }
+  }
+
   const linkField = $("link-field");
   $("copy-link").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(boardURL);
-      notice("Link copied: " + boardURL);
-    } catch {
-      // No clipboard API (plain http, old browser): let the user copy by hand.
-      linkField.hidden = false;
-      linkField.value = boardURL;
-      linkField.focus();
-      linkField.select();
-      let copied = false;
-      try { copied = document.execCommand("copy"); } catch { /* not supported */ }
-      notice(copied ? "Link copied: " + boardURL : "Press Ctrl+C (⌘C) to copy the link");
-    }
+    const copied = await copyText(boardURL, linkField);
+    notice(copied ? "Link copied: " + boardURL : "Press Ctrl+C (⌘C) to copy the link");
   });
   linkField.addEventListener("blur", () => { linkField.hidden = true; });
 
+  // A random name nobody uses; ?new makes the page claim it (see wantClaim),
+  // so whoever makes a board owns it.
   $("new-board").addEventListener("click", () => {
-    const words = ["maple", "cobalt", "pebble", "comet", "fern", "harbor", "ember", "lilac", "quartz", "tundra"];
-    const pick = () => words[Math.floor(Math.random() * words.length)];
-    const slug = pick() + "-" + pick() + "-" + Math.random().toString(36).slice(2, 6);
-    location.assign("/b/" + slug);
+    const chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const name = [...crypto.getRandomValues(new Uint8Array(10))].map((b) => chars[b % chars.length]).join("");
+    location.assign("/b/" + name + "?new");
   });
+
+  // ---------- owners and locks ----------
+
+  const ownerTools = $("owner-tools");
+  const lockBtn = $("lock");
+  const ownerLinkBtn = $("owner-link");
+  const ownerLinkField = $("owner-link-field");
+  const lockBadge = $("lock-badge");
+  let shownAccess = null; // {locked}: what the page last showed, to tell changes
+
+  // The board's owner and lock: what `synced` said while this connection
+  // catches up, else the live log's (newer than `synced`; offline, the last known).
+  function access() {
+    const src = synced && !caughtUp ? syncedAccess : live;
+    return { owner: src.owner, locked: src.locked };
+  }
+
+  // By the secret (our author id is the owner's) or by a token the server took.
+  function ownsBoard() {
+    return (me.author !== "" && access().owner === me.author) || syncedAccess.role === "owner";
+  }
+
+  // Whether our pointer may draw now: on a locked board only the owner does.
+  function mayDraw() {
+    return syncedAccess.role !== "view" && (!access().locked || ownsBoard());
+  }
+
+  // showAccess brings the page in line with the owner and lock in force: the
+  // owner's tools, the locked notice, the pen hidden for watchers.
+  function showAccess() {
+    const { owner, locked } = access();
+    const mine = ownsBoard();
+    const may = mayDraw();
+    ownerTools.hidden = !mine;
+    ownerLinkBtn.hidden = !(me.author !== "" && owner === me.author); // a token owner has no secret to hand over
+    lockBtn.querySelector("span").textContent = locked ? "Unlock" : "Lock";
+    lockBtn.title = locked ? "Unlock the board: everyone can draw again" : "Lock the board: only you can draw, others watch";
+    lockBtn.setAttribute("aria-pressed", String(locked));
+    lockBtn.classList.toggle("on", locked);
+    document.body.classList.toggle("watching", !may);
+    lockBadge.hidden = may && !locked;
+    lockBadge.classList.toggle("mine", may);
+    lockBadge.textContent = may ? "Locked: only you can draw" : locked ? "Locked by the owner: you can watch" : "You can watch only";
+    if (!may) stopDrawing();
+    const was = shownAccess;
+    shownAccess = { locked };
+    // News only: not the state found when the page opened.
+    if (was && catchUps > 0 && was.locked !== locked) {
+      if (mine) notice(locked ? "Board locked: only you can draw" : "Board unlocked: everyone can draw");
+      else notice(locked ? "Locked by the owner: you can watch" : "The owner unlocked the board: you can draw again");
+    }
+    updateEditButtons();
+  }
+
+  // stopDrawing ends our stroke and drops our unsaved pieces: the server
+  // refuses them now, and nothing of ours may show while we watch. Pieces it
+  // stored before the lock come back from the log like anyone's.
+  function stopDrawing() {
+    if (active) {
+      const a = active;
+      active = null; // first: losing the pointer capture must not end it as a stroke
+      clearTimeout(a.cutTimer);
+      try { canvas.releasePointerCapture?.(a.pid); } catch { /* already lost */ }
+      emitNow(wire(a, false)); // pen up, for the others' pointers
+    }
+    if (!pending.length) return;
+    for (const p of pending) {
+      const k = localActions.indexOf(p.stroke);
+      if (k >= 0) localActions.splice(k, 1);
+    }
+    pending = [];
+    pendingKeys.clear();
+    drawRefused = null;
+    requestRedraw(true);
+    updateSaveState();
+  }
+
+  lockBtn.addEventListener("click", () => {
+    if (!socket.connected || !synced) {
+      notice("Not connected: the board cannot be locked or unlocked right now", true);
+      return;
+    }
+    socket.emit(access().locked ? "unlock" : "lock", {}); // the page changes when the op comes back
+  });
+
+  // The owner link carries this board's secret (in the fragment, which
+  // browsers never send to the server): whoever opens it owns the board too.
+  ownerLinkBtn.addEventListener("click", async () => {
+    const url = boardURL + "#owner=" + me.secret;
+    ownerLinkField.value = url;
+    ownerLinkField.hidden = false;
+    const copied = await copyText(url, ownerLinkField);
+    ownerLinkField.focus();
+    ownerLinkField.select();
+    notice((copied ? "Owner link copied" : "Press Ctrl+C (⌘C) to copy the owner link") +
+      ": whoever opens it owns this board too");
+  });
+  ownerLinkField.addEventListener("blur", () => { ownerLinkField.hidden = true; });
 
   // ---------- export ----------
 
@@ -1480,6 +1660,7 @@
     },
     pending: () => pending.map((p) => ({ ...copyPiece(p), age: Math.round(performance.now() - p.createdAt), faded: p.faded })),
     undone: () => [...live.undone],
+    access: () => ({ ...access(), owns: ownsBoard(), mayDraw: mayDraw() }),
     synced: () => synced && caughtUp,
     replaying: () => Boolean(replay || replayLoading),
     // true when the canvas is exactly the log's picture and nothing is on its way
@@ -1491,6 +1672,7 @@
 
   layout();
   showReplayState();
+  showAccess();
   updateEditButtons();
   renderPeople();
 })();
