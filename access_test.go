@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,6 +179,64 @@ func TestReadmeAppExamples(t *testing.T) {
 	for key, ops := range watcher.seen {
 		if a := ops[0].Author; !strings.HasPrefix(a, "app:") {
 			t.Errorf("stroke %s is attributed to %q, want the app (app:...)", key, a)
+		}
+	}
+}
+
+// TestTokensInThePage: where tokens are required, a page opened with
+// ?token= joins, draws, and reads its history and exports with it; without
+// one the page says why it cannot join, and the board's history cannot be
+// read without a token for it either.
+func TestTokensInThePage(t *testing.T) {
+	needBrowser(t)
+	v, err := jwt.New(accSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Tokens, cfg.RequireTokens = v, true
+	ts := startServer(t, cfg)
+	tok := accMint(t, accSecret, draw.Grant{Board: "class", Role: draw.RoleDraw, Name: "Ann"})
+	other := accMint(t, accSecret, draw.Grant{Board: "other", Role: draw.RoleOwner})
+
+	var r struct {
+		pageErrors
+		Ink     int `json:"ink"`
+		Have    int `json:"have"`
+		History struct {
+			Status int `json:"status"`
+			Lines  int `json:"lines"`
+		} `json:"history"`
+		RefusedText string `json:"refusedText"`
+	}
+	out := runNode(t, browserScriptTimeout, "e2e/browser/token.mjs", ts.URL, "class", tok)
+	decodeResult(t, "token.mjs", out, &r)
+	r.check(t)
+	if r.Ink < 1000 || r.Have < 1 {
+		t.Errorf("the page with a token drew %d ink pixels, %d ops stored", r.Ink, r.Have)
+	}
+	if r.History.Status != 200 || r.History.Lines != r.Have {
+		t.Errorf("the page's history link answered %d with %d lines, want 200 with %d", r.History.Status, r.History.Lines, r.Have)
+	}
+	if !strings.Contains(r.RefusedText, "token is required") {
+		t.Errorf("the page without a token says %q, want it to say a token is required", r.RefusedText)
+	}
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{"/b/class/history.ndjson", 401},
+		{"/b/class/board.svg", 401},
+		{"/b/class/history.ndjson?access_token=" + other, 403},
+		{"/b/class/history.ndjson?access_token=" + tok, 200},
+	} {
+		resp, err := http.Get(ts.URL + c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: %d, want %d", strings.Split(c.url, "access_token=")[0], resp.StatusCode, c.want)
 		}
 	}
 }

@@ -20,6 +20,18 @@ func (s *Server) exportRoutes() {
 	// readers queues for a few slots instead of starving the relay.
 	slots := make(chan struct{}, exportSlots)
 	limited := func(serve func(http.ResponseWriter, *http.Request, string), w http.ResponseWriter, r *http.Request, name string) {
+		// Where sockets need a token, so does reading a board: the
+		// same token (Bearer or ?access_token=), or the API key.
+		if s.cfg.RequireTokens {
+			who, status, err := s.apiCaller(r)
+			if err == nil {
+				err, status = who.may(name, RoleView), http.StatusForbidden
+			}
+			if err != nil {
+				http.Error(w, err.Error(), status)
+				return
+			}
+		}
 		select {
 		case slots <- struct{}{}:
 			defer func() { <-slots }()

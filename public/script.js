@@ -499,7 +499,12 @@
 
   // ---------- sync: catching up with the log ----------
 
-  const socket = board ? io({ query: { board } }) : io();
+  // An app that embeds the board hands its user a token: /b/<name>?token=…
+  // (or #token=…). It goes with the socket's CONNECT and with every HTTP read.
+  const token = new URLSearchParams(location.search).get("token") ||
+    new URLSearchParams(location.hash.slice(1)).get("token") || "";
+  const withToken = (url) => token ? url + (url.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token) : url;
+  const socket = io(Object.assign(board ? { query: { board } } : {}, token ? { auth: { token } } : {}));
 
   let synced = false;       // `synced` came on this connection
   let caughtUp = false;     // and the history up to its head is applied
@@ -626,13 +631,13 @@
   // still connecting; the first catch-up from 0 reads that answer. Whatever
   // is committed after it, the catch-up fetches next (it goes on until have
   // reaches the head that synced said).
-  let prefetched = fetch(boardPath + "history.ndjson?since=0", { cache: "no-store" });
+  let prefetched = fetch(withToken(boardPath + "history.ndjson?since=0"), { cache: "no-store" });
   prefetched.catch(() => {}); // a failure shows when the catch-up reads it
 
   async function streamHistory(since, gen) {
     const ready = since === 0 ? prefetched : null;
     prefetched = null;
-    const res = await (ready || fetch(boardPath + "history.ndjson?since=" + since, { cache: "no-store" }));
+    const res = await (ready || fetch(withToken(boardPath + "history.ndjson?since=" + since), { cache: "no-store" }));
     if (!res.ok) throw new Error("GET history.ndjson: HTTP " + res.status);
     const take = (line) => {
       if (!line.trim()) return;
@@ -1053,7 +1058,7 @@
     showReplayState();
     let ops;
     try {
-      const res = await fetch(boardPath + "history.ndjson", { cache: "no-store" });
+      const res = await fetch(withToken(boardPath + "history.ndjson"), { cache: "no-store" });
       if (!res.ok) throw new Error("HTTP " + res.status);
       ops = (await res.text()).split("\n").filter((l) => l.trim())
         .map((l) => normalizeOp(JSON.parse(l))).filter((op) => op && op.seq);
@@ -1343,9 +1348,11 @@
     setConnection("reconnecting", "Reconnecting" + (n > 1 ? " (attempt " + n + ")" : "") + "…");
   });
 
-  socket.on("connect_error", () => {
+  socket.on("connect_error", (err) => {
     if (socket.active) setConnection("reconnecting", "Cannot reach the server, retrying…");
-    else setConnection("disconnected", "Disconnected");
+    // Refused by the server (a bad token, a full server): socket.io stops
+    // retrying; say why.
+    else setConnection("disconnected", "Cannot join: " + (err && err.message || "refused"));
   });
 
   // ---------- notices and the saving state ----------
@@ -1616,10 +1623,10 @@
 
   const fileBase = (board || "board").replace(/[^\w.-]+/g, "_");
   const svgLink = $("export-svg");
-  svgLink.href = boardPath + "board.svg";
+  svgLink.href = withToken(boardPath + "board.svg");
   svgLink.download = fileBase + ".svg";
   const historyLink = $("export-history");
-  historyLink.href = boardPath + "history.ndjson";
+  historyLink.href = withToken(boardPath + "history.ndjson");
   historyLink.download = fileBase + "-history.ndjson";
 
   // The PNG is drawn from the log at the board's own size on white: what a
