@@ -139,10 +139,8 @@ func errTooManyBoards(max int) error {
 	return fmt.Errorf("too many boards open (limit %d): try an existing board later", max)
 }
 
-// join adds c to the named board, creating it if there is room.
-func (bs *boards) join(name string, c *client) (*board, error) {
-	bs.mu.Lock()
-	defer bs.mu.Unlock()
+// open is the named board, created if there is room; under bs.mu.
+func (bs *boards) open(name string) (*board, error) {
 	b := bs.m[name]
 	if b == nil {
 		if len(bs.m) >= bs.max {
@@ -150,6 +148,17 @@ func (bs *boards) join(name string, c *client) (*board, error) {
 		}
 		b = newBoard(name)
 		bs.m[name] = b
+	}
+	return b, nil
+}
+
+// join adds c to the named board, creating it if there is room.
+func (bs *boards) join(name string, c *client) (*board, error) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b, err := bs.open(name)
+	if err != nil {
+		return nil, err
 	}
 	next := append(b.snapshot(), c)
 	b.members.Store(&next)

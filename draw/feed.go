@@ -69,13 +69,9 @@ func (b *board) feedPresence(event string, v any) {
 func (bs *boards) joinFeed(name string, f *feed) (*board, error) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	b := bs.m[name]
-	if b == nil {
-		if len(bs.m) >= bs.max {
-			return nil, errTooManyBoards(bs.max)
-		}
-		b = newBoard(name)
-		bs.m[name] = b
+	b, err := bs.open(name)
+	if err != nil {
+		return nil, err
 	}
 	var next []*feed
 	if p := b.feeds.Load(); p != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -71,3 +72,20 @@ var ErrConflict = errors.New("the board's log moved on: read what is new and try
 
 // ErrStopRead is returned by a Read callback to stop early without error.
 var ErrStopRead = errors.New("stop reading")
+
+// CheckSeq checks that op continues its board's log at head: inBatch says
+// that head is an earlier op of the same batch rather than what is stored.
+// Only a first op that does not follow the stored head is an ErrConflict;
+// ops numbered out of order within a batch are the caller's mistake.
+func CheckSeq(op Op, head int64, inBatch bool) error {
+	switch {
+	case op.Seq <= 0:
+		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
+	case op.Seq == head+1:
+		return nil
+	case inBatch:
+		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
+	default:
+		return fmt.Errorf("board %q: ops from %d do not continue its head %d: %w", op.Board, op.Seq, head, ErrConflict)
+	}
+}

@@ -42,7 +42,7 @@ func (m *MemoryStore) Append(ctx context.Context, ops []Op) error {
 				h = l.head
 			}
 		}
-		if err := checkSeq(op, h, ok); err != nil {
+		if err := CheckSeq(op, h, ok); err != nil {
 			return fmt.Errorf("memory store: store %d ops: %w", len(ops), err)
 		}
 		heads[op.Board] = op.Seq
@@ -59,23 +59,6 @@ func (m *MemoryStore) Append(ctx context.Context, ops []Op) error {
 		l.updated = now
 	}
 	return nil
-}
-
-// checkSeq checks that op continues its board's log at head: inBatch says
-// that head is an earlier op of the same batch rather than what is stored.
-// Only a first op that does not follow the stored head is an ErrConflict;
-// ops numbered out of order within a batch are the caller's mistake.
-func checkSeq(op Op, head int64, inBatch bool) error {
-	switch {
-	case op.Seq <= 0:
-		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
-	case op.Seq == head+1:
-		return nil
-	case inBatch:
-		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
-	default:
-		return fmt.Errorf("board %q: ops from %d do not continue its head %d: %w", op.Board, op.Seq, head, ErrConflict)
-	}
 }
 
 // readChunk is how many ops Read copies under the lock at a time, so a

@@ -170,17 +170,13 @@ func decode(board string, seq int64, v string) (draw.Op, error) {
 	return draw.Op{Board: board, Seq: seq, Time: t, Data: b[n:]}, nil
 }
 
-// checkSeq checks that op continues its board's log at head: inBatch says
-// that head is an earlier op of the same batch.
+// checkSeq checks an op's number; the script checks a board's first op
+// against the stored head.
 func checkSeq(op draw.Op, head int64, inBatch bool) error {
-	switch {
-	case op.Seq <= 0:
-		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
-	case !inBatch || op.Seq == head+1:
+	if !inBatch && op.Seq > 0 {
 		return nil
-	default:
-		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
 	}
+	return draw.CheckSeq(op, head, inBatch)
 }
 
 // Append stores the batch with one script run (see the package comment).

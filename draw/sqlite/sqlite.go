@@ -332,21 +332,6 @@ func (s *Store) headOf(ctx context.Context, tx *sql.Tx, board string) (int64, er
 	return h, nil
 }
 
-// checkSeq checks that op continues its board's log at head: inBatch says
-// that head is an earlier op of the same batch rather than what is stored.
-func checkSeq(op draw.Op, head int64, inBatch bool) error {
-	switch {
-	case op.Seq <= 0:
-		return fmt.Errorf("board %q: op numbered %d: seqs start at 1", op.Board, op.Seq)
-	case op.Seq == head+1:
-		return nil
-	case inBatch:
-		return fmt.Errorf("board %q: op %d follows op %d of the same batch: a board's ops must be numbered in order with no gap", op.Board, op.Seq, head)
-	default:
-		return fmt.Errorf("board %q: ops from %d do not continue its head %d: %w", op.Board, op.Seq, head, draw.ErrConflict)
-	}
-}
-
 func (s *Store) append(ctx context.Context, ops []draw.Op) (map[string]int64, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -361,7 +346,7 @@ func (s *Store) append(ctx context.Context, ops []draw.Op) (map[string]int64, er
 				return nil, err
 			}
 		}
-		if err := checkSeq(op, h, inBatch); err != nil {
+		if err := draw.CheckSeq(op, h, inBatch); err != nil {
 			return nil, err
 		}
 		heads[op.Board] = op.Seq
