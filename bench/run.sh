@@ -26,6 +26,11 @@
 # BENCH_ONLY=cluster runs nothing else (about 4 minutes; needs no Node),
 # BENCH_CLUSTER_REPEATS (2), BENCH_CLUSTER_CLIENTS (1000),
 # BENCH_CLUSTER_SERVER_FLAGS (extra flags for every server of those cells).
+# Apps (tokens at CONNECT, the HTTP API's draw throughput, SSE memory;
+# bench/app.sh, docs/BENCHMARK.md "Apps: tokens, API, feed") run last, into
+# bench/results/{app.md,app.json,profile-app-*.txt}: BENCH_SKIP_APP=1 leaves
+# them out, BENCH_ONLY=app runs nothing else (about 4 minutes; needs no Node
+# and no Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,11 +53,15 @@ die() { say "$*"; exit 1; }
 ONLY=${BENCH_ONLY:-}
 case $ONLY in
 "") ;;
+app)
+	[ "${BENCH_SKIP_APP:-}" != 1 ] || die "BENCH_ONLY=app and BENCH_SKIP_APP=1 leave nothing to run"
+	exec bash bench/app.sh
+	;;
 cluster)
 	[ "${BENCH_SKIP_CLUSTER:-}" != 1 ] || die "BENCH_ONLY=cluster and BENCH_SKIP_CLUSTER=1 leave nothing to run"
 	CLIENTS="" BENCH_SKIP_IDLE=1 BENCH_SKIP_MEMORY=1
 	;;
-*) die "BENCH_ONLY=$ONLY: the only part that runs alone is cluster" ;;
+*) die "BENCH_ONLY=$ONLY: the parts that run alone are cluster and app" ;;
 esac
 
 tools="go curl"
@@ -435,3 +444,8 @@ if [ "$ONLY" = cluster ]; then
 fi
 "$WORK/report" build -raw "$RAW" -out "$OUT" -commit "$COMMIT"
 say "done: $OUT/results.md, $OUT/results.json, $OUT/chart.svg"
+
+# Apps: tokens, API, feed (bench/app.sh, with its own servers and cleanup).
+if [ "${BENCH_SKIP_APP:-}" != 1 ]; then
+	bash bench/app.sh || say "apps: bench/app.sh failed"
+fi

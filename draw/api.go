@@ -29,6 +29,7 @@ const (
 	apiWait        = 10 * time.Second // for the writer to answer
 	apiListDefault = 100
 	apiListMax     = 500
+	apiLinger      = 30 * time.Second // a board the API wrote to stays loaded
 	// apiDefaultBoard names the default board in /api/ paths, where an
 	// empty name cannot go; no board name can contain "~".
 	apiDefaultBoard = "~"
@@ -300,12 +301,14 @@ func (s *Server) apiWrite(ctx context.Context, board string, who caller, ops []O
 	}
 	// The board must be open for its log to be loaded and its state kept;
 	// a feed-less, member-less board is opened for the request.
-	f := newFeed()
+	f := &feed{hold: true}
 	b, err := s.boards.joinFeed(board, f)
 	if err != nil {
 		return writeResult{}, http.StatusServiceUnavailable, err
 	}
-	defer s.boards.leaveFeed(b, f)
+	// Kept open a while after the request: a bot drawing on a board
+	// nobody watches would otherwise reload its whole log every time.
+	defer time.AfterFunc(apiLinger, func() { s.boards.leaveFeed(b, f) })
 	if err := s.loadBoard(ctx, b); err != nil {
 		return writeResult{}, http.StatusServiceUnavailable, err
 	}
@@ -437,8 +440,12 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, who caller, b
 	n := 0
 	if b := s.boards.m[board]; b != nil {
 		n = len(b.snapshot()) - b.gone
-		if b.hasFeeds() {
-			n++
+		if p := b.feeds.Load(); p != nil {
+			for _, f := range *p {
+				if !f.hold {
+					n++
+				}
+			}
 		}
 	}
 	if s.cluster != nil {

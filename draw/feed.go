@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -32,15 +33,19 @@ type feedItem struct {
 }
 
 type feed struct {
-	ch   chan feedItem
-	quit chan struct{} // closed when the reader is dropped
+	hold bool           // not a reader: keeps the board open for the API (api.go)
+	ch   chan *feedItem // pointers: an idle reader costs 1 KiB of queue, not 7
+	quit chan struct{}  // closed when the reader is dropped
 	once sync.Once
 }
 
-func newFeed() *feed { return &feed{ch: make(chan feedItem, feedQueue), quit: make(chan struct{})} }
+func newFeed() *feed { return &feed{ch: make(chan *feedItem, feedQueue), quit: make(chan struct{})} }
 
 // offer hands it to the reader without waiting; a full queue drops the reader.
-func (f *feed) offer(it feedItem) {
+func (f *feed) offer(it *feedItem) {
+	if f.hold {
+		return
+	}
 	select {
 	case f.ch <- it:
 	default:
@@ -49,7 +54,7 @@ func (f *feed) offer(it feedItem) {
 }
 
 // toFeeds tells the board's feeds.
-func (b *board) toFeeds(it feedItem) {
+func (b *board) toFeeds(it *feedItem) {
 	if p := b.feeds.Load(); p != nil {
 		for _, f := range *p {
 			f.offer(it)
@@ -62,7 +67,7 @@ func (b *board) feedPresence(event string, v any) {
 		return
 	}
 	data, _ := json.Marshal(v)
-	b.toFeeds(feedItem{event: event, data: data})
+	b.toFeeds(&feedItem{event: event, data: data})
 }
 
 // joinFeed adds f to the named board, creating it if there is room.
@@ -128,11 +133,17 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 
 	write := func(event string, id int64, data []byte) bool {
 		rc.SetWriteDeadline(time.Now().Add(feedWriteWait))
-		var err error
+		head := append(append(make([]byte, 0, 48), "event: "...), event...)
 		if id > 0 {
-			_, err = fmt.Fprintf(w, "event: %s\nid: %d\ndata: %s\n\n", event, id, data)
-		} else {
-			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+			head = strconv.AppendInt(append(head, "\nid: "...), id, 10)
+		}
+		head = append(head, "\ndata: "...)
+		_, err := w.Write(head)
+		if err == nil {
+			_, err = w.Write(data)
+		}
+		if err == nil {
+			_, err = io.WriteString(w, "\n\n")
 		}
 		return err == nil
 	}
@@ -180,7 +191,7 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 			return
 		case <-beat.C:
 			rc.SetWriteDeadline(time.Now().Add(feedWriteWait))
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
 		case it := <-f.ch:

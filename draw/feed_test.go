@@ -82,8 +82,8 @@ func TestFeedSlowReaderDropped(t *testing.T) {
 	}
 	f := (*b.feeds.Load())[0]
 
-	item := func(n int) feedItem {
-		return feedItem{event: EventJoined, data: []byte(`{"id":"u` + strconv.Itoa(n) + `"}`)}
+	item := func(n int) *feedItem {
+		return &feedItem{event: EventJoined, data: []byte(`{"id":"u` + strconv.Itoa(n) + `"}`)}
 	}
 	// The reader stops reading: the handler takes one item and blocks
 	// writing it; the queue fills behind it.

@@ -469,7 +469,7 @@ func (h *history) told(l *boardLog, wire [][]byte) {
 	for len(wire) > 0 {
 		n := min(len(wire), 512)
 		ops := joinOps(wire[:n])
-		l.board.toFeeds(feedItem{event: EventOps, first: first, last: first + int64(n) - 1, data: ops})
+		l.board.toFeeds(&feedItem{event: EventOps, first: first, last: first + int64(n) - 1, data: ops})
 		h.tell(l.board, newFrame(append(append([]byte(`2["ops",`), ops...), ']')))
 		wire, first = wire[n:], first+int64(n)
 	}
@@ -610,7 +610,7 @@ func (h *history) publish(ops []Op, meta []pending) {
 		if c := h.srv.cluster; c != nil {
 			c.stored(l.name, opsJSON)
 		}
-		l.board.toFeeds(feedItem{event: EventOps, first: ops[i].Seq, last: ops[j-1].Seq, data: opsJSON})
+		l.board.toFeeds(&feedItem{event: EventOps, first: ops[i].Seq, last: ops[j-1].Seq, data: opsJSON})
 		h.tell(l.board, newFrame(append(buf, ']')))
 		i = j
 	}
