@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -126,30 +127,29 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 		apiError(w, http.StatusServiceUnavailable, "cannot read this board's history right now: "+err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-
+	out := feedStart(w, r, rc)
+	if out.conn != nil {
+		defer out.conn.Close()
+	}
 	write := func(event string, id int64, data []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(feedWriteWait))
+		out.deadline(time.Now().Add(feedWriteWait))
 		head := append(append(make([]byte, 0, 48), "event: "...), event...)
 		if id > 0 {
 			head = strconv.AppendInt(append(head, "\nid: "...), id, 10)
 		}
 		head = append(head, "\ndata: "...)
-		_, err := w.Write(head)
+		_, err := out.w.Write(head)
 		if err == nil {
-			_, err = w.Write(data)
+			_, err = out.w.Write(data)
 		}
 		if err == nil {
-			_, err = io.WriteString(w, "\n\n")
+			_, err = io.WriteString(out.w, "\n\n")
 		}
 		return err == nil
 	}
 	users, count := s.boardUsers(b)
 	p, _ := json.Marshal(map[string]any{"users": users, "count": count})
-	if !write("presence", 0, p) || rc.Flush() != nil {
+	if !write("presence", 0, p) || out.flush() != nil {
 		return
 	}
 	last := since
@@ -172,7 +172,7 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 			}
 			return nil
 		})
-		return err == nil && send() && rc.Flush() == nil
+		return err == nil && send() && out.flush() == nil
 	}
 	if !catchUp() {
 		return
@@ -181,17 +181,17 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 	defer beat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-out.gone:
 			return
 		case <-f.quit:
 			p, _ := json.Marshal(map[string]string{"reason": "you did not keep up with this board: reconnect with Last-Event-ID to resume"})
 			write("dropped", 0, p)
-			rc.Flush()
+			out.flush()
 			s.metrics.dropped.WithLabelValues(dropSlowClient).Inc()
 			return
 		case <-beat.C:
-			rc.SetWriteDeadline(time.Now().Add(feedWriteWait))
-			if _, err := io.WriteString(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+			out.deadline(time.Now().Add(feedWriteWait))
+			if _, err := io.WriteString(out.w, ": ping\n\n"); err != nil || out.flush() != nil {
 				return
 			}
 		case it := <-f.ch:
@@ -206,11 +206,41 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, name string) 
 				ok = write(EventOps, it.last, it.data)
 				last = it.last
 			}
-			if !ok || rc.Flush() != nil {
+			if !ok || out.flush() != nil {
 				return
 			}
 		}
 	}
+}
+
+// feedOut is where a feed's bytes go.
+type feedOut struct {
+	w        io.Writer
+	flush    func() error
+	deadline func(time.Time) error
+	gone     <-chan struct{} // the reader went away; nil once hijacked (a write fails instead)
+	conn     net.Conn        // hijacked: closed when the feed ends
+}
+
+// feedStart answers 200 with an event stream. It takes the connection over
+// from net/http where it can: a feed lives for hours, and net/http's
+// background reader goroutine per request would make an SSE reader cost
+// more than a websocket client. A reader that goes away is then noticed by
+// the next write, at the latest the heartbeat's.
+func feedStart(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) feedOut {
+	const head = "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n" +
+		"X-Accel-Buffering: no\r\n" // nginx: do not buffer the stream
+	if hj, ok := w.(http.Hijacker); ok && r.ProtoMajor == 1 {
+		if conn, rw, err := hj.Hijack(); err == nil {
+			rw.WriteString("HTTP/1.1 200 OK\r\n" + head + "Connection: close\r\n\r\n")
+			return feedOut{w: rw.Writer, flush: rw.Flush, deadline: conn.SetWriteDeadline, conn: conn}
+		}
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return feedOut{w: w, flush: rc.Flush, deadline: rc.SetWriteDeadline, gone: r.Context().Done()}
 }
 
 func feedSince(r *http.Request) (int64, error) {
