@@ -732,9 +732,10 @@ func (s *Server) sweepOnce(ttl time.Duration) {
 			if b.Updated.After(cutoff) {
 				continue
 			}
-			// Under the registry's lock nobody can join the board meanwhile.
+			// Under the registry's lock nobody can join the board meanwhile
+			// on this node; one that people are on elsewhere is kept too.
 			s.boards.mu.Lock()
-			if s.boards.m[b.Name] == nil {
+			if s.boards.m[b.Name] == nil && (s.cluster == nil || len(s.cluster.users(b.Name)) == 0) {
 				if err := s.cfg.Store.Delete(ctx, b.Name); err != nil {
 					s.log.Warn("cannot delete an old board", "board", b.Name, "err", err)
 				} else {
