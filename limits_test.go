@@ -760,12 +760,18 @@ func TestLimitsSlowReader(t *testing.T) {
 		return (slowWSOrder.caughtUp(drawers, stalledEnd) || slowWSOrder.problem != "") &&
 			(slowPollOrder.caughtUp(drawers, stalledEnd) || slowPollOrder.problem != "")
 	}
-	// Keep drawing (bounded) until both have moves from every drawer past the stall.
-	for extra := 0; !caughtUp() && extra < 500; extra++ {
+	// Keep drawing (bounded in rounds and time) until both have moves from
+	// every drawer past the stall. The websocket reader first drains what
+	// its queue and the socket buffers held; closed-loop rounds can outrun
+	// that, so after the first 500 they are paced.
+	for extra, until := 0, time.Now().Add(30*time.Second); !caughtUp() && extra < 5000 && time.Now().Before(until); extra++ {
 		if err := round(next); err != nil {
 			t.Fatalf("after the stall: %v", err)
 		}
 		next++
+		if extra >= 500 {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	stopping.Store(true)
 	slowWS.close()
