@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,23 @@ func TestGatherWindowFollowsLoad(t *testing.T) {
 		{gatherFull, 16 * time.Millisecond},
 		{10 * gatherFull, 16 * time.Millisecond},
 	} {
-		if got := g.windowFor(c.rate); got != c.want {
+		if got := g.windowFor(c.rate, 0); got != c.want {
 			t.Errorf("window at %.0f deliveries/s per core = %v, want %v", c.rate, got, c.want)
 		}
+	}
+	// Sharing the core: threads that wait for a CPU 0.6 s a second get the
+	// whole window even at a low rate; 0.1 s a second (alone, loaded) none.
+	for _, c := range []struct {
+		wait float64 // seconds a second on each core
+		want time.Duration
+	}{{0.1, 0}, {0.275, 8 * time.Millisecond}, {0.6, 16 * time.Millisecond}} {
+		wait := int64(c.wait * float64(runtime.GOMAXPROCS(0)) * 1e9)
+		if got := g.windowFor(0, waitShare(cpuWait{wait: wait}, time.Second)); got != c.want {
+			t.Errorf("window when threads wait %.2f s a second per core = %v, want %v", c.wait, got, c.want)
+		}
+	}
+	if _, ok := readCPUWait(); !ok && runtime.GOOS == "linux" {
+		t.Error("cannot read this process's CPU wait from /proc/self/task/*/schedstat")
 	}
 	if got := newGatherer(16*time.Millisecond, true).current(); got != 16*time.Millisecond {
 		t.Errorf("fixed window = %v, want the whole interval", got)
