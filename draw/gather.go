@@ -29,9 +29,13 @@ const (
 	gatherSample = 100 * time.Millisecond
 	gatherFrom   = 50000  // deliveries per second per core with no window
 	gatherFull   = 200000 // deliveries per second per core with the whole window
-	waitFrom     = 0.15   // seconds a second per core waiting for a CPU with no window
-	waitFull     = 0.40   // ... with the whole window
+	waitFrom     = 0.30   // seconds a second per core waiting for a CPU with no window
+	waitFull     = 0.60   // ... with the whole window
 	waitDecay    = 0.98   // per sample: what contention asked for halves in ~3.5 s
+	// Below this many deliveries per second per core gathering saves
+	// nothing worth a frame's delay, contended or not: each write's
+	// sleep costs a timer and gathers nothing.
+	waitMinRate = gatherFrom
 )
 
 type gatherer struct {
@@ -86,6 +90,9 @@ func (g *gatherer) run(quit <-chan struct{}) {
 // windowFor maps a delivery rate per core and a share asked for by
 // contention to a window: whichever asks for more.
 func (g *gatherer) windowFor(rate, contended float64) time.Duration {
+	if rate < waitMinRate {
+		contended = 0
+	}
 	share := min(1, max(0, (rate-gatherFrom)/(gatherFull-gatherFrom), contended))
 	return time.Duration(share * float64(g.max))
 }

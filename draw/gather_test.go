@@ -23,16 +23,20 @@ func TestGatherWindowFollowsLoad(t *testing.T) {
 			t.Errorf("window at %.0f deliveries/s per core = %v, want %v", c.rate, got, c.want)
 		}
 	}
-	// Sharing the core: threads that wait for a CPU 0.6 s a second get the
-	// whole window even at a low rate; 0.1 s a second (alone, loaded) none.
+	// Sharing the core: threads that wait for a CPU 0.65 s a second get the
+	// whole window even at a modest rate; 0.1 s a second (alone, loaded) none.
 	for _, c := range []struct {
 		wait float64 // seconds a second on each core
 		want time.Duration
-	}{{0.1, 0}, {0.275, 8 * time.Millisecond}, {0.6, 16 * time.Millisecond}} {
+	}{{0.1, 0}, {0.45, 8 * time.Millisecond}, {0.65, 16 * time.Millisecond}} {
 		wait := int64(c.wait * float64(runtime.GOMAXPROCS(0)) * 1e9)
-		if got := g.windowFor(0, waitShare(cpuWait{wait: wait}, time.Second)); got != c.want {
+		if got := g.windowFor(waitMinRate, waitShare(cpuWait{wait: wait}, time.Second)); got != c.want {
 			t.Errorf("window when threads wait %.2f s a second per core = %v, want %v", c.wait, got, c.want)
 		}
+	}
+	// A quiet server sends at once however busy the machine is.
+	if got := g.windowFor(waitMinRate-1, 1); got != 0 {
+		t.Errorf("window at a low rate on a contended machine = %v, want 0", got)
 	}
 	if _, ok := readCPUWait(); !ok && runtime.GOOS == "linux" {
 		t.Error("cannot read this process's CPU wait from /proc/self/task/*/schedstat")
