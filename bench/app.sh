@@ -23,16 +23,11 @@ cd "$(dirname "$0")/.."
 
 OUT=bench/results
 RAW=$OUT/raw/app
-say() { printf '%s app: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "$*"; exit 1; }
+BENCH_NAME=app
+. bench/lib.sh
 for tool in go curl; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 
-PIN_SERVER=() PIN_TESTER=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	PIN_SERVER=(taskset -c 0) PIN_TESTER=(taskset -c 1)
-else
-	say "warning: no taskset or fewer than 2 CPUs: server and tool are not pinned"
-fi
+pin_cpus
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 WORK=$(mktemp -d)
@@ -54,18 +49,6 @@ go build -o "$WORK/app" ./bench/app
 SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 APIKEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 10000))
-		if ! (: </dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
 # start_server PORT LOG [flags...] sets SERVER_PID.
 start_server() {
 	local port=$1 log=$2
@@ -75,24 +58,11 @@ start_server() {
 	"${PIN_SERVER[@]}" "$WORK/draw-server" -addr "127.0.0.1:$port" -db "$SERVER_DB" -log-level warn \
 		-token-secret "$SECRET" -api-key "$APIKEY" "$@" >"$log" 2>&1 &
 	SERVER_PID=$!
-	for _ in $(seq 150); do
-		if curl -fso /dev/null "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling"; then
-			return
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || die "server exited at start; see $log"
-		sleep 0.1
-	done
-	die "server did not answer within 15 s; see $log"
+	wait_ready "$SERVER_PID" "$port" "$log" server
 }
 
 stop_server() {
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
+	stop_pid "$SERVER_PID"
 	SERVER_PID=
 	rm -f "$SERVER_DB" "$SERVER_DB-wal" "$SERVER_DB-shm"
 }

@@ -1,5 +1,5 @@
-# Several nodes: sourced by bench/run.sh (which defines free_port,
-# start_server, stop_server, say, die, PIN_SERVER, PIN_TESTER, WORK, RAW,
+# Several nodes: sourced by bench/run.sh (which sources bench/lib.sh and
+# defines start_server, stop_server, PIN_SERVER, PIN_TESTER, WORK, RAW,
 # OUT, COMMIT, HAVE_PPROF and the fan-out load in fanout).
 #
 # Per repeat, in alternating order, each cell on fresh processes:
@@ -51,12 +51,7 @@ if [ "${BENCH_SKIP_CLUSTER:-}" != 1 ]; then
 			-log-level warn "$@" >"$log" 2>&1 &
 		NODE_PID=$!
 		CLUSTER_PIDS+=("$NODE_PID")
-		for _ in $(seq 150); do
-			curl -fso /dev/null "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling" && return
-			kill -0 "$NODE_PID" 2>/dev/null || die "node exited at start; see $log"
-			sleep 0.1
-		done
-		die "node did not answer within 15 s; see $log"
+		wait_ready "$NODE_PID" "$port" "$log" node
 	}
 
 	# stop_pids PID...: each in turn from the last (the nodes before
@@ -65,13 +60,7 @@ if [ "${BENCH_SKIP_CLUSTER:-}" != 1 ]; then
 		local p i
 		for ((i = $# ; i > 0; i--)); do
 			p=${!i}
-			kill -TERM "$p" 2>/dev/null || true
-			for _ in $(seq 50); do
-				kill -0 "$p" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -KILL "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
+			stop_pid "$p"
 		done
 		CLUSTER_PIDS=()
 	}

@@ -47,8 +47,8 @@ IDLE_SERVERS=$(for s in $SERVERS; do [ "$s" = ours-fixed ] || printf '%s ' "$s";
 OUT=bench/results
 RAW=$OUT/raw
 
-say() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "$*"; exit 1; }
+BENCH_NAME=bench
+. bench/lib.sh
 
 ONLY=${BENCH_ONLY:-}
 case $ONLY in
@@ -73,12 +73,7 @@ done
 
 # Pinning keeps the server and the tester from competing for one core; on a
 # one-CPU machine both share it and the numbers say less.
-PIN_SERVER=() PIN_TESTER=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	PIN_SERVER=(taskset -c 0) PIN_TESTER=(taskset -c 1)
-else
-	say "warning: no taskset or fewer than 2 CPUs: server and tester are not pinned"
-fi
+pin_cpus
 
 # Every connection is a descriptor in the tester and one in the server.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -113,20 +108,6 @@ fi
 HAVE_PPROF=
 if "$WORK/draw-server" -h 2>&1 | grep -q -- '-pprof'; then HAVE_PPROF=1; fi
 
-# free_port prints a loopback port nobody listens on. A fresh port per cell
-# also keeps the last cell's TIME_WAIT sockets out of the way.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 10000))
-		if ! (: </dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
 # start_server NAME PORT LOG [extra server flags...] sets SERVER_PID. Our
 # server keeps its boards in $KEEP_DB when that is set, else in a fresh
 # SQLite file under $WORK that stop_server deletes.
@@ -144,24 +125,11 @@ start_server() {
 	*) die "unknown server $name" ;;
 	esac
 	SERVER_PID=$!
-	for _ in $(seq 150); do
-		if curl -fso /dev/null "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling"; then
-			return
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || die "$name server exited at start; see $log"
-		sleep 0.1
-	done
-	die "$name server did not answer within 15 s; see $log"
+	wait_ready "$SERVER_PID" "$port" "$log" "$name server"
 }
 
 stop_server() {
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
+	stop_pid "$SERVER_PID"
 	SERVER_PID=
 	if [ -n "$SERVER_DB" ] && [ -z "$KEEP_DB" ]; then
 		rm -f "$SERVER_DB" "$SERVER_DB-wal" "$SERVER_DB-shm"
