@@ -26,9 +26,9 @@ const (
 	metricsTimeout  = 20 * time.Second
 )
 
-// scrapeMetrics fetches url and returns every sample whose name starts with
+// ScrapeMetrics fetches url and returns every sample whose name starts with
 // one of prefixes (all when none) with the type its family declared.
-func scrapeMetrics(ctx context.Context, client *http.Client, url string, prefixes []string) (map[string]float64, map[string]string, error) {
+func ScrapeMetrics(ctx context.Context, client *http.Client, url string, prefixes []string) (map[string]float64, map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

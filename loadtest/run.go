@@ -161,7 +161,7 @@ type scrape struct {
 
 func (r *run) scrape(ctx context.Context, node int) scrape {
 	start := time.Now()
-	s, k, err := scrapeMetrics(ctx, r.httpClient, metricsURL(r.cfg.bases[node]), metricsPrefixes)
+	s, k, err := ScrapeMetrics(ctx, r.httpClient, metricsURL(r.cfg.bases[node]), metricsPrefixes)
 	took := time.Since(start)
 	if err != nil && len(r.cfg.bases) > 1 {
 		err = fmt.Errorf("%s: %w", resultURL(r.cfg.bases[node]), err)

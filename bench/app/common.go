@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/drawing/draw/draw"
 	"github.com/drawing/draw/draw/jwt"
+	"github.com/drawing/draw/loadtest"
 	"github.com/gorilla/websocket"
 )
 
@@ -88,32 +88,10 @@ func machineCPU() float64 {
 	return sum / clkTck
 }
 
-// scrape reads a Prometheus text page into name{labels} → value.
+// scrape reads a server's /metrics into name{labels} → value.
 func scrape(base string) (map[string]float64, error) {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[l[:i]] = v
-	}
-	return m, sc.Err()
+	m, _, err := loadtest.ScrapeMetrics(context.Background(), http.DefaultClient, base+"/metrics", nil)
+	return m, err
 }
 
 // histDiff turns a Prometheus histogram's change between two scrapes into
