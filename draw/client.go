@@ -127,11 +127,6 @@ func (c *client) closed() {
 	})
 }
 
-type heldFrame struct {
-	f        *frame
-	volatile bool
-}
-
 // send hands one frame to this receiver without blocking. Volatile frames
 // (cursor moves) are shed when the receiver lags; anything else that does
 // not fit disconnects it.
@@ -142,21 +137,6 @@ func (c *client) send(f *frame, volatile bool) (queued bool) {
 		}
 	}
 	return c.sendNow(f, volatile)
-}
-
-// hold keeps f until bind; held is false once c no longer holds.
-func (c *client) hold(f *frame, volatile bool) (queued, held bool) {
-	c.holdMu.Lock()
-	defer c.holdMu.Unlock()
-	if !c.holding.Load() {
-		return false, false
-	}
-	if len(c.held) >= c.srv.cfg.SendQueue {
-		c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
-		return false, true
-	}
-	c.held = append(c.held, heldFrame{f, volatile})
-	return true, true
 }
 
 func (c *client) sendNow(f *frame, volatile bool) (queued bool) {
@@ -260,23 +240,7 @@ func (c *client) subject() string {
 // the join follow it, then the events that arrived before now are handled,
 // in order.
 func (c *client) bind() error {
-	for {
-		// Sent outside holdMu (a send may close the connection, which
-		// takes other locks); frames held meanwhile go in the next round.
-		c.holdMu.Lock()
-		held := c.held
-		c.held = nil
-		if len(held) == 0 {
-			c.holding.Store(false)
-			c.holdMu.Unlock()
-			break
-		}
-		c.holdMu.Unlock()
-		for _, h := range held {
-			c.sendNow(h.f, h.volatile)
-		}
-	}
-
+	c.release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.left {

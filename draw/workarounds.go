@@ -115,6 +115,55 @@ func isJSONObject(b []byte) bool {
 	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
+// --- Defect 4, outbound: the CONNECT ack before "connection" -----------------
+//
+// The library writes a socket's CONNECT ack before it emits "connection",
+// where a client used to join its board: a move relayed in between missed a
+// client already told it is connected. So the client joins its board in the
+// admit middleware, before the ack (Server.admit → client.join), and frames
+// sent to it until the ack is queued wait here, then follow the ack (bind).
+// Test: TestEarlyEvents/relayed-right-after-connect-ack.
+
+type heldFrame struct {
+	f        *frame
+	volatile bool
+}
+
+// hold keeps f until bind; held is false once c no longer holds.
+func (c *client) hold(f *frame, volatile bool) (queued, held bool) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	if !c.holding.Load() {
+		return false, false
+	}
+	if len(c.held) >= c.srv.cfg.SendQueue {
+		c.srv.metrics.dropped.WithLabelValues(dropSlow).Inc()
+		return false, true
+	}
+	c.held = append(c.held, heldFrame{f, volatile})
+	return true, true
+}
+
+// release sends what was held, in order, and stops holding.
+func (c *client) release() {
+	for {
+		// Sent outside holdMu (a send may close the connection, which
+		// takes other locks); frames held meanwhile go in the next round.
+		c.holdMu.Lock()
+		held := c.held
+		c.held = nil
+		if len(held) == 0 {
+			c.holding.Store(false)
+			c.holdMu.Unlock()
+			return
+		}
+		c.holdMu.Unlock()
+		for _, h := range held {
+			c.sendNow(h.f, h.volatile)
+		}
+	}
+}
+
 // --- Defect 5: long-polling bodies ------------------------------------------
 //
 // The engine checks Content-Length only, so a chunked POST of any size is read
