@@ -50,6 +50,7 @@ type cluRelayClient struct {
 	Moving      [][4]any         `json:"moving"`
 	Disconnects []string         `json:"disconnects"`
 	Presence    []map[string]any `json:"presence"`
+	Events      []string         `json:"events"` // every event name it got
 }
 
 type cluRelayResult struct {
@@ -99,6 +100,15 @@ func cluRelay(t *testing.T, urls []string, transports [][]string, clients, sende
 			if !slices.Equal(got, want) {
 				t.Errorf("client %d on %s (%s) got sender %d's moves %s, want 0..%d once each in order",
 					c.K, c.URL, c.Transport, k, cluShort(got), moves-1)
+			}
+		}
+		// The seed contract, exactly: a client that never said hello gets
+		// moving and clientdisconnect, nothing else, from any node.
+		if len(c.Presence) == 0 {
+			for _, e := range c.Events {
+				if e != "moving" && e != "clientdisconnect" {
+					t.Errorf("client %d on %s got %q: a classic client must see only the seed contract", c.K, c.URL, e)
+				}
 			}
 		}
 		if c.K != leaverK {

@@ -76,6 +76,7 @@ main(async () => {
       moving: c.got.filter((e) => e.event === 'moving').map((e) => [e.data.id, e.data.x, e.data.y, e.data.drawing]),
       disconnects: c.got.filter((e) => e.event === 'clientdisconnect').map((e) => e.data),
       presence: c.got.filter((e) => e.event === 'presence').map((e) => e.data),
+      events: [...new Set(c.got.map((e) => e.event))],
     })),
     outsider: outsiderGot.map((e) => e.event),
   };
