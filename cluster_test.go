@@ -5,6 +5,7 @@ package main
 // Helpers and tests here start with clu.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,10 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/drawing/draw/internal/testredis"
 )
@@ -418,5 +422,106 @@ func TestClusterBrowser(t *testing.T) {
 	}
 	if !r.DiffLate.SameSize || r.DiffLate.Differing != 0 {
 		t.Errorf("the late joiner on node B differs from the drawer on node A: %+v", r.DiffLate)
+	}
+}
+
+// TestClusterRedisFull: Redis out of memory (maxmemory, noeviction) is the
+// cluster's full disk. Drawing goes on live, the page is told its strokes
+// are not saved and /healthz says so; once Redis has room again, what the
+// page sends again is stored, once, and nothing acknowledged is lost.
+func TestClusterRedisFull(t *testing.T) {
+	rs, nodes, _ := cluCluster(t, 1)
+	addr := nodes[0].addr
+	rc := goredis.NewClient(&goredis.Options{Addr: rs.Addr()})
+	defer rc.Close()
+	ctx := context.Background()
+	p := durJoin(t, "page", addr, "full", "secret-of-the-full-page1")
+	pen := &durPen{rng: rand.New(rand.NewPCG(7, 8)), prefix: "f", points: 40}
+	var drawn []*durPiece
+	draw := func(n int) {
+		batch := make([]*durPiece, n)
+		for i := range batch {
+			batch[i] = pen.next()
+		}
+		drawn = append(drawn, batch...)
+		p.emit(t, "draw", batch)
+	}
+	draw(10)
+	if !p.waitFor(10*time.Second, func() bool { return p.storedSeqLocked(drawn[9].key()) > 0 }) {
+		t.Fatal("nothing stored before Redis filled up")
+	}
+
+	// Leave Redis 64 KiB of room, then draw until saving fails.
+	info, err := rc.Info(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used int64
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			used, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if err := rc.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ConfigSet(ctx, "maxmemory", strconv.FormatInt(used+64<<10, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	full := func() bool {
+		for _, s := range p.storage {
+			if !s.Saving {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 400 && !p.waitFor(50*time.Millisecond, full); i++ {
+		draw(8)
+	}
+	if !p.waitFor(5*time.Second, full) {
+		t.Fatalf("Redis is full but the page was never told its strokes are not saved (%d pieces drawn)", len(drawn))
+	}
+	if _, body, _ := durMustGet(t, "http://"+addr+"/healthz"); !strings.Contains(string(body), "degraded") {
+		t.Errorf("/healthz while Redis is full: %q, want degraded", body)
+	}
+
+	// Room again: the page sends what has no seq yet until all of it does.
+	if err := rc.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var unsaved []*durPiece
+		for _, pc := range drawn {
+			if p.storedSeq(pc.key()) == 0 {
+				unsaved = append(unsaved, pc)
+			}
+		}
+		if len(unsaved) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pieces still not stored 30 s after Redis had room again", len(unsaved), len(drawn))
+		}
+		for len(unsaved) > 0 {
+			n := min(len(unsaved), 64)
+			p.emit(t, "draw", unsaved[:n])
+			unsaved = unsaved[n:]
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	hist := durMustHistory(t, addr, "full")
+	byKey := durCheckContiguous(t, "history after Redis was full", hist)
+	if len(hist) != len(drawn) {
+		t.Errorf("history has %d ops for %d pieces drawn: each must be stored exactly once", len(hist), len(drawn))
+	}
+	for _, pc := range drawn {
+		if op, ok := byKey[pc.key()]; !ok || op.Seq != p.storedSeq(pc.key()) {
+			t.Errorf("piece %s acknowledged as seq %d, history has %+v", pc.key(), p.storedSeq(pc.key()), op.Seq)
+			break
+		}
+	}
+	if _, body, _ := durMustGet(t, "http://"+addr+"/healthz"); strings.TrimSpace(string(body)) != "ok" {
+		t.Errorf("/healthz after Redis had room again: %q, want ok", body)
 	}
 }
