@@ -299,16 +299,14 @@ func (s *Server) apiWrite(ctx context.Context, board string, who caller, ops []O
 	if !s.ready.Load() {
 		return writeResult{}, http.StatusServiceUnavailable, errors.New("server is shutting down: try again in a moment")
 	}
-	// The board must be open for its log to be loaded and its state kept;
-	// a feed-less, member-less board is opened for the request.
-	f := &feed{hold: true}
-	b, err := s.boards.joinFeed(board, f)
+	// The board must be open for its log to be loaded and its state kept.
+	b, release, err := s.boards.hold(board)
 	if err != nil {
 		return writeResult{}, http.StatusServiceUnavailable, err
 	}
 	// Kept open a while after the request: a bot drawing on a board
 	// nobody watches would otherwise reload its whole log every time.
-	defer time.AfterFunc(apiLinger, func() { s.boards.leaveFeed(b, f) })
+	defer time.AfterFunc(apiLinger, release)
 	if err := s.loadBoard(ctx, b); err != nil {
 		return writeResult{}, http.StatusServiceUnavailable, err
 	}
@@ -439,14 +437,7 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, who caller, b
 	defer s.boards.mu.Unlock()
 	n := 0
 	if b := s.boards.m[board]; b != nil {
-		n = len(b.snapshot()) - b.gone
-		if p := b.feeds.Load(); p != nil {
-			for _, f := range *p {
-				if !f.hold {
-					n++
-				}
-			}
-		}
+		n = len(b.snapshot()) - b.gone + b.readers()
 	}
 	if s.cluster != nil {
 		n += len(s.cluster.users(board))

@@ -36,6 +36,7 @@ type board struct {
 	gone    int // members still listed but gone; under boards.mu
 	log     *boardLog
 	feeds   atomic.Pointer[[]*feed] // SSE readers (feed.go); changed under boards.mu
+	holds   int                     // others keeping it open (the API); under boards.mu
 }
 
 func newBoard(name string) *board {
@@ -44,10 +45,40 @@ func newBoard(name string) *board {
 	return b
 }
 
-// hasFeeds says whether SSE readers keep b open; under boards.mu.
-func (b *board) hasFeeds() bool {
-	p := b.feeds.Load()
-	return p != nil && len(*p) > 0
+// readers counts b's SSE readers; under boards.mu.
+func (b *board) readers() int {
+	if p := b.feeds.Load(); p != nil {
+		return len(*p)
+	}
+	return 0
+}
+
+// idle says whether nothing keeps b open any more; under boards.mu.
+func (b *board) idle() bool {
+	return len(b.snapshot())-b.gone == 0 && b.readers() == 0 && b.holds == 0
+}
+
+// forgetIfIdle forgets b once nothing keeps it open; under boards.mu.
+func (bs *boards) forgetIfIdle(b *board) {
+	if b.idle() && bs.m[b.name] == b {
+		delete(bs.m, b.name)
+	}
+}
+
+// hold keeps the named board open (its log loaded) until release.
+func (bs *boards) hold(name string) (b *board, release func(), err error) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if b, err = bs.open(name); err != nil {
+		return nil, nil, err
+	}
+	b.holds++
+	return b, func() {
+		bs.mu.Lock()
+		defer bs.mu.Unlock()
+		b.holds--
+		bs.forgetIfIdle(b)
+	}, nil
 }
 
 func (b *board) snapshot() []*client {
@@ -176,9 +207,7 @@ func (bs *boards) leave(b *board, c *client) (remaining int) {
 	cur := b.snapshot()
 	live := len(cur) - b.gone
 	if live == 0 {
-		if bs.m[b.name] == b && !b.hasFeeds() {
-			delete(bs.m, b.name)
-		}
+		bs.forgetIfIdle(b)
 		return 0
 	}
 	if b.gone > live {

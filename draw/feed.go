@@ -34,7 +34,6 @@ type feedItem struct {
 }
 
 type feed struct {
-	hold bool           // not a reader: keeps the board open for the API (api.go)
 	ch   chan *feedItem // pointers: an idle reader costs 1 KiB of queue, not 7
 	quit chan struct{}  // closed when the reader is dropped
 	once sync.Once
@@ -44,9 +43,6 @@ func newFeed() *feed { return &feed{ch: make(chan *feedItem, feedQueue), quit: m
 
 // offer hands it to the reader without waiting; a full queue drops the reader.
 func (f *feed) offer(it *feedItem) {
-	if f.hold {
-		return
-	}
 	select {
 	case f.ch <- it:
 	default:
@@ -99,9 +95,7 @@ func (bs *boards) leaveFeed(b *board, f *feed) {
 		}
 	}
 	b.feeds.Store(&next)
-	if len(next) == 0 && len(b.snapshot())-b.gone == 0 && bs.m[b.name] == b {
-		delete(bs.m, b.name)
-	}
+	bs.forgetIfIdle(b)
 }
 
 // serveFeed streams a board as text/event-stream: `presence` first (who is
