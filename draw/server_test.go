@@ -112,6 +112,9 @@ func shutdownNotices(t *testing.T, n int, cfg Config) (notices []int, slowDrops 
 	for i := range clients {
 		clients[i] = connect(t, base)
 	}
+	// connect does not wait for the CONNECT ack: a client not yet on the
+	// board at shutdown is told of nobody's departure.
+	waitMembers(t, s, DefaultBoard, n)
 	notices = make([]int, n)
 	done := make(chan struct{})
 	for i, c := range clients {
